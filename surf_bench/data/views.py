@@ -1,0 +1,82 @@
+"""Leak-proof views (DESIGN.md s3): what a method may read of a split.
+
+Unsupervised methods receive :class:`MixtureBatch` objects, whose only tensor is the mixture;
+supervised ones (pit, floss) receive :class:`SupervisedBatch`. The sampler that produces them is
+the only code that touches a split, and it reads sources only when the method is supervised.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from .base import DataSpec, SourceSplit, mixture_sum
+
+
+@dataclass(frozen=True, slots=True)
+class MixtureBatch:
+    """Mixtures only. ``mix`` is the sum of the (unseen) sources, shape [B, *item_shape]."""
+
+    mix: torch.Tensor
+
+
+@dataclass(frozen=True, slots=True)
+class SupervisedBatch:
+    mix: torch.Tensor
+    sources: torch.Tensor  # [B, K, *item_shape]
+
+
+class EpochSampler:
+    """Deterministic, resumable batches: epoch e uses permutation from seed (seed, e).
+
+    State is (epoch, position), so a resumed run sees exactly the data order of an uninterrupted
+    one. ``supervised=False`` builds MixtureBatch objects and never calls ``split.sources*``.
+    """
+
+    def __init__(self, split: SourceSplit, batch_size: int, seed: int, supervised: bool,
+                 limit: int = 0, device: str = "cpu"):
+        self._split = split
+        self._spec: DataSpec = split.spec
+        self._supervised = supervised
+        self.batch_size = batch_size
+        self.seed = seed
+        self.size = min(len(split), limit) if limit else len(split)
+        if self.size < batch_size:
+            batch_size = self.size
+            self.batch_size = max(2, batch_size)
+        self.device = device
+        self.epoch = 0
+        self.position = 0
+        self._order = None
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return max(1, self.size // self.batch_size)
+
+    def _permutation(self) -> torch.Tensor:
+        generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+        return torch.randperm(self.size, generator=generator)
+
+    def state_dict(self) -> dict:
+        return {"epoch": self.epoch, "position": self.position}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.epoch, self.position = int(state["epoch"]), int(state["position"])
+        self._order = None
+
+    def next(self):
+        if self._order is None:
+            self._split.set_epoch(self.epoch)
+            self._order = self._permutation()
+        if self.position + self.batch_size > self.size:
+            self.epoch += 1
+            self.position = 0
+            self._split.set_epoch(self.epoch)
+            self._order = self._permutation()
+        index = self._order[self.position:self.position + self.batch_size]
+        self.position += self.batch_size
+        mix = mixture_sum(self._split.mixtures(index), self._spec).to(self.device)
+        if not self._supervised:
+            return MixtureBatch(mix=mix)
+        return SupervisedBatch(mix=mix, sources=self._split.sources_batch(index).to(self.device))

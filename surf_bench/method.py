@@ -1,0 +1,92 @@
+"""Base class of method plugins, and the two ways a backbone separates.
+
+Every method owns a student network (``self.net``, a permutation-equivariant backbone) and, when
+it uses one, an EMA teacher. Both ways of separating start from the FLOSS noise end
+x0 = 1 s_bar + Pp z (the noise breaks the symmetry between the equivariant slots):
+- regression: one call at t = 0 through the bridge, x1_hat = x0 + v(x0, 0);
+- flow: integrate v from t = 0 to 1 with the sampler.
+Either output sums to the mixture (mixture consistency by construction).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from . import flow
+from .data.base import DataSpec
+from .ema import ema_update, make_teacher
+from .nets import build_net
+
+
+class Method:
+    name: str = ""
+    description: str = ""
+    kind: str = ""  # regression | flow
+    supervised: bool = False
+    uses_teacher: bool = False
+    init_from: str | None = None  # name of the method whose checkpoint initialises this one
+    slot_factor: int = 1  # output slots = slot_factor * K (MixIT: 2)
+    preset_defaults: dict = {}
+
+    def __init__(self, spec: DataSpec, cfg, device: str = "cpu", generator: torch.Generator | None = None):
+        self.spec = spec
+        self.cfg = cfg
+        self.device = device
+        self.n_slots = spec.n_slots
+        self.generator = generator or torch.Generator().manual_seed(0)
+        self.net: nn.Module = build_net(spec, cfg.net).to(device)
+        self.teacher: nn.Module | None = make_teacher(self.net) if self.uses_teacher else None
+
+    # --- the backbone as a velocity field and as a separator -------------------------------
+    @staticmethod
+    def velocity(net: nn.Module, s_bar: torch.Tensor):
+        """v(x, t) = Pp net(x, t, s_bar): the zero-sum velocity field of a mixture."""
+        return lambda x, t: flow.zero_sum(net(x, t, s_bar))
+
+    def noise_end(self, mix: torch.Tensor, n_slots: int, generator=None) -> torch.Tensor:
+        s_bar = mix / n_slots
+        return flow.noise_end(s_bar, n_slots, self.cfg.flow.sigma, generator or self.generator,
+                              shaped=self.cfg.flow.envelope_noise and self.spec.modality == "audio")
+
+    def regress(self, net: nn.Module, mix: torch.Tensor, n_slots: int, generator=None) -> torch.Tensor:
+        """One-step separation x1_hat(x0, 0) = x0 + v(x0, 0); differentiable."""
+        x0 = self.noise_end(mix, n_slots, generator)
+        t0 = torch.zeros(mix.shape[0], device=mix.device)
+        return flow.denoise(x0, t0, self.velocity(net, mix / n_slots)(x0, t0))
+
+    def sample(self, net: nn.Module, mix: torch.Tensor, n_slots: int, nfe: int, generator=None) -> torch.Tensor:
+        """Flow separation: integrate from the noise end with ``nfe`` evaluations; no grad."""
+        x0 = self.noise_end(mix, n_slots, generator)
+        return flow.sample(self.velocity(net, mix / n_slots), x0, nfe, self.cfg.flow.sampler)
+
+    # --- what a plugin implements ----------------------------------------------------------
+    def training_loss(self, batch) -> torch.Tensor:
+        raise NotImplementedError
+
+    def separate(self, mix: torch.Tensor, nfe: int | None = None, generator=None) -> torch.Tensor:
+        """Test-time estimates [B, K, *S] from summed mixtures [B, *S]."""
+        with torch.no_grad():
+            if self.kind == "flow":
+                return self.sample(self.net, mix, self.n_slots, nfe or self.cfg.flow.nfe, generator)
+            return self.regress(self.net, mix, self.n_slots, generator)
+
+    def after_step(self, step: int, epoch_ended: bool) -> None:
+        """EMA teacher update, per step or per epoch (``unsup.ema_every``)."""
+        if self.teacher is None:
+            return
+        if self.cfg.unsup.ema_every == "step" or epoch_ended:
+            ema_update(self.teacher, self.net, self.cfg.unsup.ema_decay)
+
+    # --- checkpoints -----------------------------------------------------------------------
+    def modules(self) -> dict[str, nn.Module]:
+        out = {"net": self.net}
+        if self.teacher is not None:
+            out["teacher"] = self.teacher
+        return out
+
+    def initialise(self, state: dict) -> None:
+        """Start student (and teacher) from another method's weights (e.g. the MixIT separator)."""
+        self.net.load_state_dict(state["net"])
+        if self.teacher is not None:
+            self.teacher.load_state_dict(state["net"])

@@ -1,0 +1,21 @@
+"""Permutation-equivariant separator backbones: net(x [B, K, *S], t [B], s_bar [B, *S]) -> [B, K, *S].
+
+Shared weights per slot; slots exchange information only through their mean, so permuting the
+slots permutes the outputs, and the same weights run with any number of slots.
+"""
+
+from __future__ import annotations
+
+from torch import nn
+
+
+def build_net(spec, net_cfg) -> nn.Module:
+    if spec.modality == "image":
+        from .image import SlotUNet
+
+        return SlotUNet(in_channels=spec.item_shape[0], channels=net_cfg.channels, levels=net_cfg.levels,
+                        time_dim=net_cfg.time_dim)
+    from .audio import SlotTFNet
+
+    return SlotTFNet(channels=net_cfg.channels, blocks=net_cfg.blocks, time_dim=net_cfg.time_dim,
+                     n_fft=net_cfg.n_fft, hop=net_cfg.hop)
