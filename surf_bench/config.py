@@ -37,11 +37,10 @@ class TrainConfig:
 @dataclass
 class NetConfig:
     channels: int = 32  # width of the first level
-    levels: int = 2  # image U-Net: down-sampling levels
+    levels: int = 2  # U-Net down-sampling levels (images: pixels; audio: STFT bins and frames)
     time_dim: int = 64
     n_fft: int = 256  # audio STFT
     hop: int = 64
-    blocks: int = 4  # audio: time-frequency blocks
 
 
 @dataclass
@@ -118,18 +117,18 @@ IMAGE_PRESETS: dict[str, dict] = {
 AUDIO_PRESETS: dict[str, dict] = {
     "smoke": {
         "train.steps": 20, "train.batch_size": 4, "train.lr": 2e-3, "train.checkpoint_every": 0,
-        "train.log_every": 10, "net.channels": 16, "net.blocks": 1, "net.time_dim": 16,
+        "train.log_every": 10, "net.channels": 8, "net.levels": 1, "net.time_dim": 16,
         "eval.n_items": 8, "eval.batch_size": 8, "eval.bootstrap": 200, "flow.nfe": 2,
         "flow.nfe_curve": (1, 2),
     },
     "quick": {
         "train.steps": 1500, "train.batch_size": 8, "train.lr": 2e-3, "train.warmup_steps": 100,
-        "net.channels": 32, "net.blocks": 2, "eval.n_items": 100, "eval.batch_size": 16,
+        "net.channels": 24, "net.levels": 2, "eval.n_items": 100, "eval.batch_size": 16,
         "flow.nfe": 5, "flow.nfe_curve": (1, 5, 25),
     },
     "paper": {
         "train.steps": 200_000, "train.batch_size": 16, "train.lr": 2e-4, "train.warmup_steps": 2000,
-        "net.channels": 128, "net.blocks": 6, "net.n_fft": 512, "net.hop": 128, "eval.n_items": 0,
+        "net.channels": 64, "net.levels": 3, "net.n_fft": 512, "net.hop": 128, "eval.n_items": 0,
         "eval.batch_size": 16, "flow.nfe": 25, "flow.envelope_noise": True, "train.checkpoint_every": 5000,
     },
 }

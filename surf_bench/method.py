@@ -16,7 +16,9 @@ from torch import nn
 from . import flow
 from .data.base import DataSpec
 from .ema import ema_update, make_teacher
+from .mixit import mixture_consistency
 from .nets import build_net
+from .remix import Remix, draw_remix
 
 
 class Method:
@@ -59,6 +61,19 @@ class Method:
         """Flow separation: integrate from the noise end with ``nfe`` evaluations; no grad."""
         x0 = self.noise_end(mix, n_slots, generator)
         return flow.sample(self.velocity(net, mix / n_slots), x0, nfe, self.cfg.flow.sampler)
+
+    # --- the teacher side of the remixing methods ------------------------------------------
+    def pseudo_sources(self, mix: torch.Tensor) -> torch.Tensor:
+        """Teacher estimates of the batch (no grad), projected to sum exactly to the mixtures."""
+        with torch.no_grad():
+            if self.kind == "flow":
+                est = self.sample(self.teacher, mix, self.n_slots, self.cfg.unsup.teacher_nfe)
+            else:
+                est = self.regress(self.teacher, mix, self.n_slots)
+            return mixture_consistency(est, mix)
+
+    def draw_remix(self, batch: int) -> Remix:
+        return draw_remix(batch, self.n_slots, self.cfg.unsup.remix_mode, self.generator, self.device)
 
     # --- what a plugin implements ----------------------------------------------------------
     def training_loss(self, batch) -> torch.Tensor:

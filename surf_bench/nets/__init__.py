@@ -17,5 +17,5 @@ def build_net(spec, net_cfg) -> nn.Module:
                         time_dim=net_cfg.time_dim)
     from .audio import SlotTFNet
 
-    return SlotTFNet(channels=net_cfg.channels, blocks=net_cfg.blocks, time_dim=net_cfg.time_dim,
+    return SlotTFNet(channels=net_cfg.channels, levels=net_cfg.levels, time_dim=net_cfg.time_dim,
                      n_fft=net_cfg.n_fft, hop=net_cfg.hop)

@@ -1,0 +1,46 @@
+import pytest
+
+from surf_bench import config
+from surf_bench.errors import UsageError
+
+
+def test_presets_resolve_and_overrides_are_typed():
+    cfg = config.resolve("smoke", "image", overrides={"train.steps": "12", "flow.sigma": "0.5",
+                                                      "flow.nfe_curve": "1,3", "unsup.mixit_init": "false"})
+    assert cfg.train.steps == 12 and cfg.flow.sigma == 0.5
+    assert cfg.flow.nfe_curve == (1, 3) and cfg.unsup.mixit_init is False
+
+
+def test_method_defaults_sit_between_preset_and_user():
+    method = {"quick": {"train.lr": 1e-4}}
+    assert config.resolve("quick", "image", method).train.lr == 1e-4
+    assert config.resolve("quick", "image", method, overrides={"train.lr": "0.5"}).train.lr == 0.5
+
+
+@pytest.mark.parametrize("overrides, fragment", [
+    ({"train.stepz": "3"}, "Did you mean 'train.steps'"),
+    ({"nosection.x": "1"}, "unknown override key"),
+    ({"train.steps": "many"}, "expected int"),
+    ({"train.steps": "1.5"}, "expected int"),
+    ({"flow.nfe_curve": "a,b"}, "list of integers"),
+    ({"unsup.mixit_init": "maybe"}, "expected bool"),
+    ({"flow.sampler": "rk4"}, "Valid: euler, midpoint"),
+    ({"train.lr": "-1"}, "train.lr must be > 0"),
+])
+def test_bad_overrides_raise_one_clear_usage_error(overrides, fragment):
+    with pytest.raises(UsageError) as info:
+        config.resolve("smoke", "image", overrides=overrides)
+    assert fragment in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_unknown_preset_suggests_a_close_one():
+    with pytest.raises(UsageError, match="Did you mean 'quick'"):
+        config.resolve("quik", "image")
+
+
+def test_config_hash_changes_with_content():
+    a = config.resolve("smoke", "image")
+    b = config.resolve("smoke", "image", overrides={"train.steps": "41"})
+    assert a.hash() != b.hash() and a.hash() == config.resolve("smoke", "image").hash()
+    assert config.from_dict(a.to_dict()).hash() == a.hash()

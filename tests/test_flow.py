@@ -1,0 +1,92 @@
+import torch
+
+from surf_bench import flow
+
+
+def test_euler_integrates_a_constant_field_exactly():
+    x0 = torch.randn(3, 2, 5)
+    c = torch.randn(3, 2, 5)
+    out = flow.integrate(lambda x, t: c, x0, flow.time_grid(7, "euler"), "euler")
+    torch.testing.assert_close(out, x0 + c, atol=1e-5, rtol=0)
+
+
+def test_midpoint_integrates_a_time_linear_field_exactly_and_euler_does_not():
+    a, b = torch.randn(2, 3), torch.randn(2, 3)
+    x0 = torch.randn(2, 3)
+
+    def field(x, t):
+        return a * t[:, None] + b
+
+    exact = x0 + a / 2 + b  # integral of a t + b over [0, 1]
+    mid = flow.integrate(field, x0, flow.time_grid(4, "midpoint"), "midpoint")
+    eul = flow.integrate(field, x0, flow.time_grid(4, "euler"), "euler")
+    torch.testing.assert_close(mid, exact, atol=1e-5, rtol=0)
+    assert (eul - exact).abs().max() > 1e-2
+
+
+def test_time_grid_counts_function_evaluations():
+    calls = []
+    flow.sample(lambda x, t: calls.append(1) or torch.zeros_like(x), torch.zeros(1, 2, 3), 6, "midpoint")
+    assert len(calls) == 6
+    calls.clear()
+    flow.sample(lambda x, t: calls.append(1) or torch.zeros_like(x), torch.zeros(1, 2, 3), 5, "euler")
+    assert len(calls) == 5
+
+
+def test_path_and_sampler_outputs_sum_to_the_mixture():
+    torch.manual_seed(0)
+    k = 3
+    s_bar = torch.rand(4, 1, 8, 8)
+    x0 = flow.noise_end(s_bar, k, sigma=2.0)
+    x1 = torch.rand(4, k, 1, 8, 8)
+    x1 = x1 - x1.mean(1, keepdim=True) + s_bar.unsqueeze(1)  # sources that sum to K s_bar
+    for t in (0.0, 0.3, 1.0):
+        xt = flow.path(x0, x1, torch.full((4,), t))
+        assert (xt.sum(1) - k * s_bar).abs().max() < 1e-5
+    weights = torch.randn(k, k)
+
+    def field(x, t):  # an arbitrary slot-mixing field, projected to zero sum
+        return flow.zero_sum(torch.einsum("ij,bj...->bi...", weights, x) * (1 + t.view(-1, 1, 1, 1, 1)))
+
+    for sampler in ("euler", "midpoint"):
+        out = flow.sample(field, x0, 6, sampler)
+        assert (out.sum(1) - k * s_bar).abs().max() < 1e-5
+
+
+def test_envelope_noise_is_zero_sum_and_follows_the_mixture():
+    s_bar = torch.zeros(1, 8000)
+    s_bar[:, 4000:] = torch.randn(1, 4000)
+    x0 = flow.noise_end(s_bar, 2, 1.0, shaped=True)
+    noise = x0 - s_bar.unsqueeze(1)
+    assert noise.sum(1).abs().max() < 1e-5
+    assert noise[..., :2000].abs().mean() < 0.05 * noise[..., 6000:].abs().mean()
+
+
+def test_pit_step_recovers_a_planted_permutation():
+    torch.manual_seed(1)
+    x0 = torch.randn(5, 3, 16)
+    sources = torch.randn(5, 3, 16)
+    planted = torch.stack([torch.randperm(3) for _ in range(5)])
+    shuffled = torch.gather(sources, 1, planted[..., None].expand(-1, -1, 16))
+
+    def oracle(x, t):  # knows the sources in their original order
+        return sources - x0
+
+    aligned = flow.fm_targets(oracle, x0, shuffled)
+    torch.testing.assert_close(aligned, sources)
+
+
+def test_bridge_inverts_the_path():
+    x0, x1 = torch.randn(2, 2, 4), torch.randn(2, 2, 4)
+    t = torch.tensor([0.2, 0.7])
+    xt = flow.path(x0, x1, t)
+    torch.testing.assert_close(flow.denoise(xt, t, x1 - x0), x1)
+
+
+def test_time_distributions_stay_in_the_unit_interval():
+    g = torch.Generator().manual_seed(0)
+    for dist in ("uniform", "logit_normal", "beta_low"):
+        t = flow.sample_times(1000, dist, 0.1, g)
+        assert t.min() >= 0 and t.max() <= 1
+        assert (t == 0).float().mean() > 0.05
+    assert flow.sample_times(4000, "beta_low", 0, g).mean() < 0.4
