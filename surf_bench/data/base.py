@@ -59,7 +59,7 @@ class SourceSplit(abc.ABC):
     def sources_batch(self, index: torch.Tensor) -> torch.Tensor:
         return torch.stack([self.sources(int(i)) for i in index])
 
-    def set_epoch(self, epoch: int) -> None:
+    def set_epoch(self, epoch: int) -> None:  # noqa: B027 - optional hook, a no-op by default
         """Splits with dynamic mixing redraw their pairs per epoch (deterministically)."""
 
     def manifest_hash(self) -> str:

@@ -29,7 +29,8 @@ class ImageMixtureSplit(SourceSplit):
         if images.ndim != 4:
             raise DataError(f"{name}: images must be [N, C, H, W], got shape {tuple(images.shape)}")
         if len(images) < n_slots:
-            raise DataError(f"{name}: the split has {len(images)} images, fewer than the {n_slots} a mixture needs")
+            raise DataError(f"{name}: the split has {len(images)} images, "
+                            f"fewer than the {n_slots} a mixture needs")
         if not torch.isfinite(images).all() or images.min() < 0 or images.max() > 1:
             raise DataError(f"{name}: pixels must be finite and in [0, 1]")
         self.images = images.float().contiguous()

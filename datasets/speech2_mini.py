@@ -1,0 +1,151 @@
+"""speech2-mini: offline 2-speaker speech mixtures, built on first use from eSpeak NG voices.
+
+Content (defaults): 16 kHz, 2 s items, K = 2, mixture = s1 + s2. 28 synthetic speakers (an English
+accent voice x an eSpeak variant, with their own pitch, pitch range and rate), speaker-disjoint
+splits: train 16 speakers x 16 clips = 256 clips, valid 4 x 10 = 40, test 8 x 10 = 80. Each clip
+is one sentence from a seeded grammar (e.g. "The farmer packed two brown bags by the river."),
+silence-trimmed, cut (or zero-padded at a random onset) to 2 s and set to -26 dBFS RMS. A mixture
+pairs two clips of different speakers, each at a level drawn in [-33, -25] dBFS (as LibriMix's
+loudness range). valid/test hold one mixture per clip (40 / 80 mixtures), fixed and stored as
+CSV; train draws 256 new pairs and levels per (seed, epoch).
+
+Build: deterministic (one eSpeak subprocess in a fixed order, seeded numpy), about 3 s on 2 cores,
+cached atomically under ``<root>`` (default ``$SURF_BENCH_DATA/speech2-mini`` or
+``~/.cache/surf_bench/speech2-mini``) as ``<split>_pool.flac`` (16-bit; about 13 MB
+in all) + ``<split>_pool.csv`` + ``<split>_items.csv``, with ``content.json`` (sha256 of the stored
+samples) and ``build_info.json``. Item ids start with the generator version and parameters, so the
+manifest hash changes whenever the build does. Needs the ``espeakng-loader`` wheel (eSpeak NG library
+and voice data, GPL-3.0-or-later); the audio is generated locally and is our own output; the word
+lists are ours.
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from surf_bench.data import espeak
+from surf_bench.data.base import DatasetAdapter
+from surf_bench.data.manifest import atomic_write_text, cached_build, hash_lines
+from surf_bench.data.offline_speech import normalise, sentence, speakers, trim_silence, utterance
+from surf_bench.data.pool_mix import PoolMixSplit, Recipe, read_pool, read_recipe, write_pool, write_recipe
+from surf_bench.errors import DataError
+
+VERSION = "1"  # bump whenever the generator or its word/voice lists change
+BUILD_SEED = 20260107
+REFERENCE_DB = 20 * np.log10(0.05)  # clips are stored at this RMS
+LEVELS_DB = (-33.0, -25.0)
+
+
+def pair_recipe(rng: np.random.Generator, groups: np.ndarray, n_items: int, first: np.ndarray) -> Recipe:
+    """Slot 0 = ``first[i]``; slot 1 = a clip of another speaker; levels uniform in LEVELS_DB."""
+    clip = np.zeros((n_items, 2), dtype=np.int64)
+    clip[:, 0] = first
+    for i in range(n_items):
+        others = np.nonzero(groups != groups[first[i]])[0]
+        clip[i, 1] = others[rng.integers(len(others))]
+    levels = rng.uniform(*LEVELS_DB, size=(n_items, 2))
+    gain = (10 ** ((levels - REFERENCE_DB) / 20)).astype(np.float32)
+    return Recipe(clip, np.zeros_like(clip), gain)
+
+
+class Speech2Mini(DatasetAdapter):
+    name = "speech2-mini"
+    modality = "audio"
+    n_slots = 2
+    offline = True
+    description = "offline 2-speaker eSpeak NG speech mixtures, 2 s at 16 kHz (builds in seconds)"
+
+    def __init__(self, seconds: float = 2.0, rate: int = 16000, layout: dict | None = None):
+        self.seconds, self.rate = seconds, rate
+        # split: (speakers, clips per speaker)
+        self.layout = layout or {"train": (16, 16), "valid": (4, 10), "test": (8, 10)}
+
+    @property
+    def length(self) -> int:
+        return int(round(self.seconds * self.rate))
+
+    def params(self) -> dict:
+        return {
+            "seconds": self.seconds,
+            "rate": self.rate,
+            "layout": {k: list(v) for k, v in self.layout.items()},
+        }
+
+    def build(self, folder: Path) -> None:
+        rng = np.random.default_rng(BUILD_SEED)
+        voices = speakers(rng, sum(n for n, _ in self.layout.values()))
+        plan, start = [], 0
+        for split, (n_speakers, per_speaker) in self.layout.items():
+            for speaker in voices[start : start + n_speakers]:
+                plan += [(split, speaker, j, sentence(rng)) for j in range(per_speaker)]
+            start += n_speakers
+        waves = espeak.synthesize([utterance(s, text) for _, s, _, text in plan], self.rate)
+        clips = {split: ([], []) for split in self.layout}
+        for (split, speaker, j, _text), wave in zip(plan, waves, strict=True):
+            x = trim_silence(wave)
+            if len(x) >= self.length:
+                at = int(rng.integers(0, len(x) - self.length + 1))
+                x, onset = x[at : at + self.length], 0
+            else:
+                onset = int(rng.integers(0, self.length - len(x) + 1))
+            placed = np.zeros(self.length, dtype=np.float32)
+            placed[onset : onset + len(x)] = normalise(x)
+            clips[split][0].append(placed)
+            clips[split][1].append(
+                {
+                    "clip": f"{split}-{speaker['id']}-{j:02d}",
+                    "kind": "speech",
+                    "group": f"{speaker['id']}:{speaker['voice']}",
+                    "length": self.length,
+                }
+            )
+        digests = {}
+        for split, (audio, rows) in clips.items():
+            digests[split] = write_pool(folder, split, audio, rows, self.rate, self.length)
+            if split != "train":
+                groups = np.array([row["group"] for row in rows])
+                write_recipe(
+                    folder / f"{split}_items.csv", pair_recipe(rng, groups, len(rows), np.arange(len(rows)))
+                )
+        atomic_write_text(folder / "content.json", json.dumps(digests, indent=1))
+        atomic_write_text(folder / "README.txt", __doc__)
+
+    def folder(self, root: Path) -> Path:
+        return cached_build(Path(root) / f"v{VERSION}", VERSION, self.params(), self.build)
+
+    def tag(self) -> str:
+        return f"{self.name}/v{VERSION}/{hash_lines([json.dumps(self.params(), sort_keys=True)])}"
+
+    def open(self, split: str, root: Path | None = None, seed: int = 0) -> PoolMixSplit:
+        if split not in self.layout:
+            raise DataError(f"speech2-mini has splits {', '.join(self.layout)}, not '{split}'")
+        folder = self.folder(Path(root) if root else self.default_root())
+        pool = read_pool(folder, split, self.rate, self.length)
+        name = f"speech2-mini/{split}"
+        if split == "train":
+            groups = np.array([row["group"] for row in pool.rows])
+
+            def draw(epoch: int) -> Recipe:
+                rng = np.random.default_rng([seed & 0xFFFFFFFF, epoch, 2])
+                return pair_recipe(rng, groups, len(groups), rng.permutation(len(groups)))
+
+            return PoolMixSplit(name, pool, 2, self.rate, draw, self.tag())
+        return PoolMixSplit(
+            name,
+            pool,
+            2,
+            self.rate,
+            read_recipe(folder / f"{split}_items.csv", 2, len(pool.rows)),
+            self.tag(),
+        )
+
+    def is_available(self, root=None) -> bool:
+        root = Path(root) if root else self.default_root()
+        return (root / f"v{VERSION}" / "build_info.json").is_file() or espeak.available()
+
+    def fetch(self, root: Path) -> None:
+        self.folder(Path(root))
+
+
+DATASET = Speech2Mini()
