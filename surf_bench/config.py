@@ -71,6 +71,12 @@ class EvalConfig:
     batch_size: int = 100
     seed: int = 1234  # seed of the evaluation noise (flow starts); test pairs are fixed by the dataset
     bootstrap: int = 1000
+    sdr_items: int = 50  # bss_eval SDR on the first N test items (-1 = all, 0 = off)
+    pesq_items: int = 50  # PESQ-WB on the first N items
+    lpips_items: int = -1  # LPIPS on the first N items (needs the image-metrics extra and weights)
+    fid_items: int = -1  # FID over the first N items x K images
+    fid_weights: str = ""  # Inception weights file; "" = $SURF_BENCH_FID_WEIGHTS, else the torch hub cache
+    lpips_weights: str = ""  # LPIPS / AlexNet weights; "" = $SURF_BENCH_LPIPS_WEIGHTS
 
 
 @dataclass
@@ -102,6 +108,7 @@ IMAGE_PRESETS: dict[str, dict] = {
         "train.steps": 40, "train.batch_size": 16, "train.lr": 3e-3, "train.checkpoint_every": 0,
         "train.log_every": 20, "net.channels": 8, "net.time_dim": 16, "eval.n_items": 64,
         "eval.batch_size": 64, "eval.bootstrap": 200, "flow.nfe": 2, "flow.nfe_curve": (1, 2),
+        "eval.fid_items": 0, "eval.lpips_items": 0,
     },
     "quick": {
         "train.steps": 2000, "train.batch_size": 64, "train.lr": 3e-3, "train.warmup_steps": 100,
@@ -117,19 +124,20 @@ IMAGE_PRESETS: dict[str, dict] = {
 AUDIO_PRESETS: dict[str, dict] = {
     "smoke": {
         "train.steps": 20, "train.batch_size": 4, "train.lr": 2e-3, "train.checkpoint_every": 0,
-        "train.log_every": 10, "net.channels": 8, "net.levels": 1, "net.time_dim": 16,
+        "train.log_every": 10, "net.channels": 16, "net.levels": 1, "net.time_dim": 16,
         "eval.n_items": 8, "eval.batch_size": 8, "eval.bootstrap": 200, "flow.nfe": 2,
-        "flow.nfe_curve": (1, 2),
+        "flow.nfe_curve": (1, 2), "eval.sdr_items": 8, "eval.pesq_items": 8,
     },
     "quick": {
         "train.steps": 1500, "train.batch_size": 8, "train.lr": 2e-3, "train.warmup_steps": 100,
-        "net.channels": 24, "net.levels": 2, "eval.n_items": 100, "eval.batch_size": 16,
+        "net.channels": 64, "net.levels": 2, "eval.n_items": 100, "eval.batch_size": 16,
         "flow.nfe": 5, "flow.nfe_curve": (1, 5, 25),
     },
     "paper": {
         "train.steps": 200_000, "train.batch_size": 16, "train.lr": 2e-4, "train.warmup_steps": 2000,
-        "net.channels": 64, "net.levels": 3, "net.n_fft": 512, "net.hop": 128, "eval.n_items": 0,
+        "net.channels": 256, "net.levels": 3, "net.n_fft": 512, "net.hop": 128, "eval.n_items": 0,
         "eval.batch_size": 16, "flow.nfe": 25, "flow.envelope_noise": True, "train.checkpoint_every": 5000,
+        "eval.sdr_items": -1, "eval.pesq_items": -1,
     },
 }
 

@@ -1,74 +1,163 @@
-"""One evaluator for every method: per-item rows, the do-nothing baseline, aggregates with a 95%
-bootstrap interval, and for flow methods a curve of the metrics against the NFE."""
+"""One evaluator for every method: per-item rows, the do-nothing baseline (the mixture share
+m_sum / K in every slot), aggregates with a 95% bootstrap interval, set-level FID, and for flow
+methods a curve of the metrics against the NFE.
+
+Slow or optional metrics (sdr, pesq, lpips, fid) are computed on the first N test items only, at the
+headline NFE. ``extra_metrics`` maps each to N (None or a negative number = all items, 0 = off) and
+names exactly the extras to compute; when it is None, ``cfg.eval.<name>_items`` decides where the
+config has that field, else ``DEFAULT_EXTRA_METRICS``. A metric whose package or weights are
+missing is logged once (one line) and recorded as NaN with its reason under ``result["missing"]``.
+"""
 
 from __future__ import annotations
+
+import logging
+from collections import Counter
 
 import numpy as np
 import pandas as pd
 import torch
 
 from .data.base import SourceSplit, mixture_sum
-from .metrics import score
+from .metrics import CORE, EXTRA, concat, per_item, resolve_protocol, score
+from .metrics.aggregate import aggregate, aggregate_fuss, bootstrap_ci
+from .metrics.fid import REFERENCE, FidSets
+from .metrics.perceptual import MetricUnavailable, load_inception, load_lpips
+
+__all__ = ["evaluate", "aggregate", "bootstrap_ci", "DEFAULT_EXTRA_METRICS", "resolve_extra_metrics"]
+
+LOG = logging.getLogger(__name__)
+DEFAULT_EXTRA_METRICS = {"sdr": 50, "pesq": 50, "lpips": None, "fid": None}  # items; None = all
+_LOGGED: set[str] = set()
+_NETWORKS: dict[tuple, object] = {}
 
 
-def bootstrap_ci(values: np.ndarray, n_boot: int = 1000, seed: int = 0, level: float = 0.95):
-    """Percentile bootstrap interval of the mean."""
-    values = np.asarray(values, dtype=float)
-    values = values[np.isfinite(values)]
-    if len(values) == 0:
-        return float("nan"), float("nan")
-    rng = np.random.default_rng(seed)
-    means = values[rng.integers(0, len(values), size=(n_boot, len(values)))].mean(1)
-    low, high = np.quantile(means, [(1 - level) / 2, 1 - (1 - level) / 2])
-    return float(low), float(high)
+def resolve_extra_metrics(modality: str, cfg, extra_metrics: dict | None, count: int) -> dict[str, int]:
+    """Items per extra metric of ``modality`` (0 = off), capped at ``count``."""
+    eval_cfg = getattr(cfg, "eval", None)
+    limits = {}
+    for name in EXTRA[modality]:
+        if extra_metrics is not None:
+            value = extra_metrics.get(name, 0)
+        else:
+            value = getattr(eval_cfg, f"{name}_items", DEFAULT_EXTRA_METRICS[name])
+        limits[name] = count if value is None or value < 0 else min(int(value), count)
+    return {name: n for name, n in limits.items() if n > 0}
 
 
-def aggregate(frame: pd.DataFrame, metrics: list[str], n_boot: int) -> dict:
-    out = {}
-    for name in metrics:
-        values = frame[name].to_numpy(dtype=float)
-        low, high = bootstrap_ci(values, n_boot)
-        out[name] = float(np.nanmean(values)) if len(values) else float("nan")
-        out[f"{name}_ci95"] = [low, high]
-    return out
+def _say_once(message: str, log) -> None:
+    if message not in _LOGGED:
+        _LOGGED.add(message)
+        (log or LOG.warning)(message)
 
 
-def evaluate(method, split: SourceSplit, cfg, device: str) -> dict:
-    """Score ``method`` on the first ``eval.n_items`` items of ``split`` (all when 0)."""
+def _network(name: str, device: str, cfg):
+    """The loaded feature network of ``name`` (cached per process); raises MetricUnavailable."""
+    weights = getattr(getattr(cfg, "eval", None), f"{name}_weights", "") or None
+    key = (name, device, weights)
+    if key not in _NETWORKS:
+        loader = load_inception if name == "fid" else load_lpips
+        _NETWORKS[key] = loader(device, weights)
+    return _NETWORKS[key]
+
+
+def _load_optional(limits: dict, device: str, cfg, log) -> tuple[dict, dict]:
+    """Networks of the requested optional metrics, and {name: reason} for those that cannot run."""
+    models, missing = {}, {}
+    for name in [n for n in ("lpips", "fid") if n in limits]:
+        try:
+            models[name] = _network(name, device, cfg)
+        except MetricUnavailable as exc:
+            missing[name] = str(exc)
+    if "pesq" in limits:
+        try:
+            import pesq  # noqa: F401
+        except ImportError:
+            missing["pesq"] = "pesq: the pesq package is not installed (extra 'surf-bench[audio-metrics]')"
+    for name, reason in missing.items():
+        limits.pop(name)
+        _say_once(f"metric {name} skipped (recorded as missing): {reason}", log)
+    return models, missing
+
+
+def _summary(frame: pd.DataFrame, modality: str, protocol: str, extra: list[str], n_boot: int, n_slots: int):
+    if protocol == "fuss":
+        return aggregate_fuss(frame, extra, n_boot, n_slots)
+    return aggregate(frame, [*CORE[modality], *extra], n_boot), {}
+
+
+def evaluate(method, split: SourceSplit, cfg, device: str, extra_metrics: dict | None = None,
+             protocol: str = "auto", log=None) -> dict:
+    """Score ``method`` on the first ``eval.n_items`` items of ``split`` (all when 0).
+
+    protocol: "auto" (FUSS rules when some reference slot is all-zero, else plain PIT), "pit" or
+    "fuss". Returns metrics / baseline aggregates, counts, missing metrics, notes on skipped pairs,
+    the per-item rows (``items``) and, for flow methods, ``nfe_curve``.
+    """
     spec = split.spec
     count = len(split) if cfg.eval.n_items in (0, None) else min(cfg.eval.n_items, len(split))
-    ids = split.item_ids()
+    ids = split.item_ids()[:count]
     nfes = list(dict.fromkeys([*cfg.flow.nfe_curve, cfg.flow.nfe])) if method.kind == "flow" else [None]
-    rows = {nfe: [] for nfe in nfes}
-    baseline_rows = []
-    for start in range(0, count, cfg.eval.batch_size):
-        index = torch.arange(start, min(count, start + cfg.eval.batch_size))
+    headline = cfg.flow.nfe if method.kind == "flow" else None
+    limits = resolve_extra_metrics(spec.modality, cfg, extra_metrics, count)
+    requested = [n for n in EXTRA[spec.modality] if n in limits]
+    models, missing = _load_optional(limits, device, cfg, log)
+    fid_sets = FidSets(models["fid"]) if "fid" in models else None
+    notes: Counter = Counter()
+    raws = {nfe: [] for nfe in nfes}
+    base_raws = []
+    # Items of different lengths (full-length audio) are scored one by one: no padded tails.
+    batch_size = 1 if None in tuple(spec.item_shape) else cfg.eval.batch_size
+    for start in range(0, count, batch_size):
+        index = torch.arange(start, min(count, start + batch_size))
         mix = mixture_sum(split.mixtures(index), spec).to(device)
         refs = split.sources_batch(index).to(device)
         s_bar = (mix / spec.n_slots).unsqueeze(1).expand_as(refs)
-        base = score(spec.modality, s_bar, refs, mix)
-        baseline_rows += [{"item": ids[int(i)], **{k: float(v[j]) for k, v in base.items()}}
-                          for j, i in enumerate(index)]
+        extras = {name: max(0, n - start) for name, n in limits.items() if name != "fid"}
+        n_fid = max(0, limits.get("fid", 0) - start)
+        base_raws.append(score(spec, s_bar, refs, mix, extras, models, notes))
+        if fid_sets is not None and n_fid:
+            fid_sets.add(REFERENCE, refs[:n_fid])
+            fid_sets.add("mixture", s_bar[:n_fid])
         for nfe in nfes:
-            # The same evaluation noise for every method, NFE and batch size: seeded per item block.
+            # The same evaluation noise for every method and NFE: seeded per item block.
             generator = torch.Generator().manual_seed(cfg.eval.seed + start)
             est = method.separate(mix, nfe=nfe, generator=generator)
-            got = score(spec.modality, est, refs, mix)
-            rows[nfe] += [{"item": ids[int(i)], **{k: float(v[j]) for k, v in got.items()}}
-                          for j, i in enumerate(index)]
-    metric_names = [k for k in baseline_rows[0] if k != "item"]
-    headline = cfg.flow.nfe if method.kind == "flow" else None
-    frame = pd.DataFrame(rows[headline])
-    base_frame = pd.DataFrame(baseline_rows)
-    items = frame.merge(base_frame, on="item", suffixes=("", "_mixture"))
+            raws[nfe].append(score(spec, est, refs, mix, extras if nfe == headline else None, models, notes))
+            if fid_sets is not None and n_fid and nfe == headline:
+                fid_sets.add("method", est[:n_fid])
+    proto = resolve_protocol(spec, base_raws, protocol)
+    per_item_extra = [n for n in requested if n != "fid"]
+
+    def frame_of(batches) -> pd.DataFrame:
+        return pd.DataFrame({"item": ids, **per_item(spec, concat(batches), proto)})
+
+    frame, base_frame = frame_of(raws[headline]), frame_of(base_raws)
+    metrics, counts = _summary(frame, spec.modality, proto, per_item_extra, cfg.eval.bootstrap, spec.n_slots)
+    baseline, _ = _summary(base_frame, spec.modality, proto, per_item_extra, cfg.eval.bootstrap, spec.n_slots)
+    for name in per_item_extra:
+        counts[f"{name}_items"] = int(np.isfinite(frame[name]).sum()) if name in frame else 0
+    if "fid" in requested:
+        for target, name in ((metrics, "method"), (baseline, "mixture")):
+            target["fid"] = fid_sets.fid(name) if fid_sets else float("nan")
+            target["fid_ci95"] = [float("nan"), float("nan")]
+        counts["fid_images"] = fid_sets.count("method") if fid_sets else 0
+        counts["fid_reference_images"] = fid_sets.count(REFERENCE) if fid_sets else 0
     result = {
-        "metrics": aggregate(frame, metric_names, cfg.eval.bootstrap),
-        "baseline": aggregate(base_frame, metric_names, cfg.eval.bootstrap),
+        "metrics": metrics,
+        "baseline": baseline,
         "n_items": count,
         "nfe": headline,
-        "items": items,
+        "protocol": proto,
+        "counts": counts,
+        "missing": missing,
+        "metric_notes": dict(notes),
+        "items": frame.merge(base_frame, on="item", suffixes=("", "_mixture")),
     }
     if method.kind == "flow":
-        result["nfe_curve"] = [{"nfe": n, **{m: float(pd.DataFrame(rows[n])[m].mean()) for m in metric_names}}
-                               for n in nfes]
+        curve = []
+        for n in nfes:
+            means, _ = _summary(frame_of(raws[n]), spec.modality, proto, [], 0, spec.n_slots)
+            curve.append({"nfe": n, **{k: v for k, v in means.items() if not k.endswith("_ci95")}})
+        result["nfe_curve"] = curve
     return result

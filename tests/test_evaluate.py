@@ -1,6 +1,7 @@
 """The evaluator: per-item rows, the mixture baseline, protocols, extra metrics, NFE curves, and
 missing optional metrics recorded instead of crashing."""
 
+import builtins
 import logging
 import math
 
@@ -107,9 +108,11 @@ def test_image_oracle_rows_baseline_and_missing_fid(caplog, monkeypatch):
 def test_fid_and_lpips_plumbing_with_stand_in_networks(monkeypatch):
     features = lambda images: images.flatten(1)[:, :6].double().numpy()  # noqa: E731
     distance = lambda est, ref: (est.clamp(0, 1) - ref).abs().flatten(1).mean(1)  # noqa: E731
-    monkeypatch.setattr(evaluate_mod, "_network", lambda name, device, cfg: features if name == "fid" else distance)
+    networks = {"fid": features, "lpips": distance}
+    monkeypatch.setattr(evaluate_mod, "_network", lambda name, device, cfg: networks[name])
     split = image_split(n=20)
-    result = evaluate(Oracle(split), split, config(n_items=15), "cpu", extra_metrics={"lpips": 5})
+    extra = {"lpips": 5, "fid": None}
+    result = evaluate(Oracle(split), split, config(n_items=15), "cpu", extra_metrics=extra)
     assert result["metrics"]["fid"] == pytest.approx(0.0, abs=1e-9)
     assert result["metrics"]["lpips"] == pytest.approx(0.0, abs=1e-7)  # aligned despite the swapped slots
     assert result["counts"]["fid_images"] == 30 and result["counts"]["lpips_items"] == 5
@@ -161,9 +164,26 @@ def test_silent_slots_switch_to_the_fuss_protocol():
 
 def test_flow_methods_get_a_curve_against_the_nfe():
     split = audio_split(n=8)
-    result = evaluate(Oracle(split, kind="flow", noise=1.0), split, config(), "cpu", extra_metrics={})
+    result = evaluate(Oracle(split, kind="flow", noise=1.0), split, config(), "cpu", extra_metrics={})  # none
     curve = result["nfe_curve"]
     assert [c["nfe"] for c in curve] == [1, 2, 4]
     assert curve[0]["si_sdr"] < curve[1]["si_sdr"] < curve[2]["si_sdr"]
     assert result["nfe"] == 4
     assert result["metrics"]["si_sdr"] == pytest.approx(curve[2]["si_sdr"])
+
+
+def test_pesq_skips_are_counted_and_a_missing_package_is_recorded(monkeypatch):
+    split = audio_split(n=4, length=800)  # 50 ms of noise: too short for PESQ
+    result = evaluate(Oracle(split, noise=0.1), split, config(), "cpu", extra_metrics={"pesq": 2})
+    assert math.isnan(result["metrics"]["pesq"]) and result["counts"]["pesq_items"] == 0
+    assert sum(result["metric_notes"].values()) == 2 * 2 * 2  # items x slots x (method, baseline)
+    real_import = builtins.__import__
+
+    def no_pesq(name, *args, **kwargs):
+        if name == "pesq":
+            raise ImportError("No module named 'pesq'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_pesq)
+    result = evaluate(Oracle(split, noise=0.1), split, config(), "cpu", extra_metrics={"pesq": 2})
+    assert "pesq" in result["missing"] and math.isnan(result["metrics"]["pesq"])

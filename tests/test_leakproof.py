@@ -7,7 +7,6 @@ from surf_bench import config, registry
 from surf_bench.data.base import SourceSplit
 from surf_bench.data.views import MixtureBatch
 from surf_bench.train import Trainer
-
 from tests.helpers import tiny_image_split
 
 UNSUPERVISED = ["mixit", "remixit", "self_remixing", "surf_rm", "surf_sr"]

@@ -6,7 +6,6 @@ from surf_bench import flow
 from surf_bench.data.views import SupervisedBatch
 from surf_bench.pit import invert_permutation, permute_slots
 from surf_bench.surf import surf_step, unshuffled_sum
-
 from tests.helpers import make_method, tiny_image_split
 
 

@@ -1,21 +1,121 @@
-"""Functional separation metrics. ``score`` maps a batch of estimates to per-item metric rows."""
+"""Functional separation metrics and their stable names (DESIGN.md s6).
+
+``score`` turns one batch of estimates into raw scores (per item for images; per aligned slot for
+audio); ``per_item`` turns raw scores into the per-item columns of the protocol; set-level FID is
+accumulated by the evaluator (``fid.FidSets``). Names and definitions:
+
+images
+  psnr      mean PSNR over the K images of a mixture, peak 1, clamped, best permutation (image.py)
+  lpips     mean LPIPS-AlexNet over the PIT-aligned pairs (same permutation as psnr); lower is better
+  fid       set level: FID of all separated images vs the clean test images of the same items
+            (Inception-v3 pool, 2048-d; 1 channel replicated to 3); lower is better
+audio ("pit" protocol: every reference slot active, e.g. 2-speaker speech)
+  si_sdr    mean zero-mean SI-SDR over the K slots under the best permutation (audio.py), in
+            [-120, 120] dB
+  si_sdri   mean of SI-SDR(estimate) - SI-SDR(mixture) over the same slots
+  sdr       BSS Eval v3 SDR (512-tap filter, as mir_eval; clipped to +-120 dB), same pairs and
+            alignment (bss.py)
+  pesq      PESQ-WB at 16 kHz (resampled), same pairs; NaN for skipped pairs (pesq_wb.py)
+audio ("fuss" protocol: chosen automatically when some reference slot is all-zero)
+  si_sdr, si_sdri, sdr, pesq   as above over the *active pairs* only (audio.py has the rule);
+            si_sdri is undefined (NaN) for 1-source mixtures
+  aggregates (pooled over active pairs, as FUSS's evaluate script): si_sdr_1src (SI-SDR of
+  1-source mixtures), si_sdri_2src / _3src / _4src, si_sdri_msi (2-4 pooled; equals si_sdri),
+  sep_under / sep_equal / sep_over (rate of mixtures with fewer / as many / more active estimates
+  than active references); per-item columns n_src, n_est, n_pairs; item counts per source number.
+"""
 
 from __future__ import annotations
+
+from collections import Counter
 
 import numpy as np
 import torch
 
-from .audio import sisdr_pit
-from .image import psnr_pit
+from ..data.base import DataSpec
+from . import audio
+from .bss import sdr_aligned
+from .image import align_images, psnr, psnr_pit
+from .pesq_wb import pesq_wb
+
+__all__ = ["score", "per_item", "resolve_protocol", "HIGHER_IS_BETTER", "CORE", "EXTRA", "INFO_COLUMNS"]
+
+CORE = {"image": ("psnr",), "audio": ("si_sdr", "si_sdri")}
+EXTRA = {"image": ("lpips", "fid"), "audio": ("sdr", "pesq")}
+INFO_COLUMNS = ("item", "n_src", "n_est", "n_pairs")
+
+HIGHER_IS_BETTER = {
+    "psnr": True, "fid": False, "lpips": False,
+    "si_sdr": True, "si_sdri": True, "sdr": True, "pesq": True,
+    "si_sdr_1src": True, "si_sdri_2src": True, "si_sdri_3src": True, "si_sdri_4src": True,
+    "si_sdri_msi": True, "sep_under": False, "sep_equal": True, "sep_over": False,
+}
 
 
-def score(modality: str, est: torch.Tensor, refs: torch.Tensor, mix_sum: torch.Tensor) -> dict[str, np.ndarray]:
-    """Per-item metrics for estimates [B, K, *S] against references [B, K, *S]."""
-    if modality == "image":
-        return {"psnr": psnr_pit(est, refs).cpu().numpy()}
-    si_sdr, si_sdri = sisdr_pit(est, refs, mix_sum)
-    return {"si_sdr": si_sdr.cpu().numpy(), "si_sdri": si_sdri.cpu().numpy()}
+def score(spec: DataSpec, est: torch.Tensor, refs: torch.Tensor, mix_sum: torch.Tensor,
+          extras: dict[str, int] | None = None, models: dict | None = None,
+          notes: Counter | None = None) -> dict[str, np.ndarray]:
+    """Raw scores of estimates [B, K, *S] against references [B, K, *S] and summed mixtures [B, *S].
+
+    ``extras`` maps a per-item extra metric (lpips, sdr, pesq) to how many leading items of the batch
+    get it (the rest are NaN); ``models`` holds loaded networks (``models["lpips"]``); skipped pairs
+    are counted in ``notes``.
+    """
+    extras = extras or {}
+    notes = notes if notes is not None else Counter()
+    batch = est.shape[0]
+    if spec.modality == "image":
+        aligned = align_images(est, refs)
+        out = {"psnr": psnr(est, aligned).mean(1).cpu().numpy()}
+        if "lpips" in extras:
+            out["lpips"] = np.full(batch, np.nan)
+            n = min(batch, extras["lpips"])
+            if n > 0:
+                k = est.shape[1]
+                dist = models["lpips"](est[:n].flatten(0, 1), aligned[:n].flatten(0, 1))
+                out["lpips"][:n] = dist.view(n, k).mean(1).double().cpu().numpy()
+        return out
+    raw = audio.audio_slot_scores(est, refs, mix_sum)
+    for name in ("sdr", "pesq"):
+        if name in extras:
+            raw[name] = np.full(raw["si_sdr"].shape, np.nan)
+    n = max([min(batch, extras.get(name, 0)) for name in ("sdr", "pesq")], default=0)
+    for b in range(n):
+        active = np.flatnonzero(raw["ref_active"][b])
+        if len(active) == 0:
+            continue
+        ref_np = refs[b, active].double().cpu().numpy()
+        est_np = est[b, raw["est_index"][b, active]].double().cpu().numpy()
+        if b < extras.get("sdr", 0):
+            values = sdr_aligned(ref_np, est_np)
+            if np.isnan(values).any():
+                notes["sdr: skipped, silent estimate"] += int(np.isnan(values).sum())
+            raw["sdr"][b, active] = values
+        if b < extras.get("pesq", 0):
+            raw["pesq"][b, active] = [pesq_wb(r, e, spec.sample_rate, notes)
+                                      for r, e in zip(ref_np, est_np, strict=True)]
+    return raw
 
 
-HIGHER_IS_BETTER = {"psnr": True, "si_sdr": True, "si_sdri": True, "sdr": True, "pesq": True,
-                    "fid": False, "lpips": False}
+def resolve_protocol(spec: DataSpec, raws: list[dict], requested: str = "auto") -> str:
+    """auto: images -> "pit"; audio -> "fuss" when any reference slot of the set is all-zero, else "pit"."""
+    if requested != "auto":
+        return requested
+    if spec.modality == "image":
+        return "pit"
+    return "fuss" if any(audio.has_silent_slots(raw) for raw in raws) else "pit"
+
+
+def per_item(spec: DataSpec, raw: dict[str, np.ndarray], protocol: str) -> dict[str, np.ndarray]:
+    """Per-item columns of concatenated raw scores under ``protocol``."""
+    if spec.modality == "image":
+        return dict(raw)
+    return audio.summarise(raw, protocol)
+
+
+def concat(raws: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Concatenate the raw scores of successive batches (every batch has the same keys)."""
+    return {key: np.concatenate([np.asarray(raw[key]) for raw in raws]) for key in raws[0]}
+
+
+__all__ += ["concat", "psnr", "psnr_pit"]

@@ -1,11 +1,16 @@
 """Image metrics. PSNR follows BASIS / LASS: per image, peak 1, pixels clamped to [0, 1], best
-permutation of the estimates per mixture, averaged over the images of the mixture."""
+permutation of the estimates per mixture, averaged over the images of the mixture:
+
+    PSNR = 10 log10(peak^2 / MSE), MSE = mean over (C, H, W) of (clamp(est, 0, 1) - ref)^2, floored at 1e-10.
+
+The same permutation (least summed log-MSE, i.e. highest mean PSNR) aligns the pairs scored by LPIPS.
+"""
 
 from __future__ import annotations
 
 import torch
 
-from ..pit import best_permutation, pairwise_mse
+from ..pit import best_permutation, pairwise_mse, permute_slots
 
 
 def psnr(est: torch.Tensor, ref: torch.Tensor, peak: float = 1.0) -> torch.Tensor:
@@ -14,11 +19,13 @@ def psnr(est: torch.Tensor, ref: torch.Tensor, peak: float = 1.0) -> torch.Tenso
     return 10 * torch.log10(peak ** 2 / err.clamp_min(1e-10))
 
 
+def align_images(est: torch.Tensor, refs: torch.Tensor) -> torch.Tensor:
+    """References reordered to match the clamped estimates [B, K, C, H, W] under the best permutation."""
+    # Least sum of per-pair log-MSE = highest mean PSNR (the floor of psnr() is applied here too).
+    cost = pairwise_mse(est.clamp(0, 1), refs).clamp_min(1e-10).log10()
+    return permute_slots(refs, best_permutation(cost))
+
+
 def psnr_pit(est: torch.Tensor, refs: torch.Tensor) -> torch.Tensor:
     """Mean PSNR over the K images of each mixture, under the permutation of least MSE."""
-    est = est.clamp(0, 1)
-    # Best permutation by the sum of per-pair log-MSE (equivalent to maximising the mean PSNR).
-    cost = pairwise_mse(est, refs).clamp_min(1e-10).log10()
-    perm = best_permutation(cost)
-    aligned = torch.gather(refs, 1, perm.view(*perm.shape, 1, 1, 1).expand_as(refs))
-    return psnr(est, aligned).mean(1)
+    return psnr(est, align_images(est, refs)).mean(1)

@@ -33,7 +33,7 @@ class SlotExchange(nn.Module):
 
     def forward(self, h: torch.Tensor, n_slots: int) -> torch.Tensor:
         grouped = h.view(-1, n_slots, *h.shape[1:])
-        pooled = self.proj(grouped.mean(1))  # [B, C, ...]
+        pooled = self.proj(grouped.mean(1))  # [B, C, *spatial]
         return (grouped + pooled.unsqueeze(1)).view_as(h)
 
 
