@@ -1,31 +1,31 @@
 """Command line: ``surf-bench methods | datasets | run | table | ...``.
 
-User errors print one line (no traceback unless --debug) and exit with 2 for usage errors, 1 for
-the others.
+Every error prints one line, ``error: <what went wrong and what to do>``, on stderr (no traceback
+unless ``--debug`` or ``SURF_BENCH_DEBUG=1``) and exits non-zero: 2 for usage errors (unknown
+names, bad options or values), 1 for the others (data, checkpoints, a busy cell, a diverged run,
+an unexpected failure), 130 when interrupted.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
-from typing import Optional
 
 import typer
-from rich.console import Console
 
 from . import registry
 from .errors import SurfBenchError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="surf-bench: unsupervised source separation with flow matching (SURF) benchmark.")
-console = Console(stderr=True)
 STATE = {"debug": False}
 
 
 @app.callback()
 def _main(debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors.")):
-    STATE["debug"] = debug or bool(os.environ.get("SURF_BENCH_DEBUG"))
+    STATE["debug"] = debug or os.environ.get("SURF_BENCH_DEBUG", "") not in ("", "0")
 
 
 @app.command("methods")
@@ -44,11 +44,24 @@ def list_datasets(verbose: bool = typer.Option(False, "--verbose", "-v",
     for name, adapter in sorted(registry.datasets().items()):
         where = "offline" if adapter.offline else "download"
         present = "present" if adapter.is_available() else "absent"
-        line = f"{name:<14} {adapter.modality:<6} K={adapter.n_slots:<2} {where:<9} {present:<8} {adapter.description}"
+        line = (f"{name:<14} {adapter.modality:<6} K={adapter.n_slots:<2} {where:<9} {present:<8} "
+                f"{adapter.description}")
         if verbose and present == "present":
             split = adapter.open("test", adapter.default_root())
             line += f"\n{'':<14} test items={len(split)} manifest={split.manifest_hash()}"
         typer.echo(line)
+
+
+@app.command("fetch")
+def fetch(
+    dataset: str = typer.Argument(..., help="Dataset name (see `surf-bench datasets`)."),
+    root: Path | None = typer.Option(None, "--root", help="Where to put it (default: the adapter's root)"),
+):
+    """Download (resumable, checksummed) or build a dataset; offline, say where to put the files."""
+    adapter = registry.get_dataset(dataset)
+    target = root or adapter.default_root()
+    adapter.fetch(Path(target))
+    typer.echo(f"{dataset}: ready under {target}")
 
 
 @app.command("run")
@@ -57,11 +70,13 @@ def run(
     dataset: str = typer.Option(..., "--dataset", "-d", help="Dataset name (see `surf-bench datasets`)."),
     preset: str = typer.Option("quick", "--preset", "-p", help="smoke | quick | paper"),
     seed: int = typer.Option(0, "--seed", help="Seed of the cell (init, data order, noise)."),
-    set_: Optional[list[str]] = typer.Option(None, "--set", help="Config override key=value, e.g. train.steps=500"),
+    set_: list[str] | None = typer.Option(None, "--set",
+                                          help="Config override key=value, e.g. train.steps=500"),
     out: Path = typer.Option(Path("results"), "--out", help="Results root."),
-    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda"),
-    force: bool = typer.Option(False, "--force", help="Re-run a finished cell."),
-    data_root: Optional[str] = typer.Option(None, "--data-root", help="Dataset root folder."),
+    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda | cuda:N"),
+    force: bool = typer.Option(False, "--force", help="Run a finished cell again from scratch (its results "
+                               "are replaced only when the new run has succeeded)."),
+    data_root: str | None = typer.Option(None, "--data-root", help="Dataset root folder."),
 ):
     """Train (or resume, or reuse) and evaluate one cell (method, dataset, preset, seed)."""
     from .config import parse_set_options
@@ -70,30 +85,73 @@ def run(
     request = CellRequest(method=method, dataset=dataset, preset=preset, seed=seed,
                           overrides=parse_set_options(set_ or []), out=out, device=device, force=force,
                           data_root=data_root)
-    result = run_cell(request, log=lambda msg: console.print(msg, highlight=False))
+    result = run_cell(request, log=log)
     metrics = result["metrics"]
     base = result["baseline"]
-    shown = "  ".join(f"{k}={metrics[k]:.3f} (mixture {base[k]:.3f})" for k in metrics if not k.endswith("_ci95"))
-    typer.echo(f"{result['method']} on {result['dataset']} [{result['preset']}, seed {result['seed']}]: {shown}")
+    shown = "  ".join(f"{k}={metrics[k]:.3f} (mixture {base[k]:.3f})" for k in metrics
+                      if not k.endswith("_ci95"))
+    cell = f"{result['method']} on {result['dataset']} [{result['preset']}, seed {result['seed']}]"
+    typer.echo(f"{cell}: {shown}")
+
+
+def log(message: str) -> None:
+    """Progress lines on stderr, verbatim (no markup, no wrapping)."""
+    print(message, file=sys.stderr, flush=True)
+
+
+def _one_line(text: str) -> str:
+    return re.sub(r"\s*\n\s*", " ", str(text)).strip()
+
+
+def _fail(message: str, code: int) -> None:
+    print(f"error: {_one_line(message)}", file=sys.stderr, flush=True)
+    sys.exit(code)
+
+
+def _debug_first(args: list[str]) -> list[str]:
+    """``--debug`` is accepted anywhere on the line (it is an option of the app, not of a command)."""
+    if "--debug" in args and args[0] != "--debug":
+        args = ["--debug", *[a for a in args if a != "--debug"]]
+    return args
 
 
 def main(argv: list[str] | None = None) -> None:
+    from typer.exceptions import TyperException
+
+    args = _debug_first(list(sys.argv[1:] if argv is None else argv))
+    STATE["debug"] = "--debug" in args or os.environ.get("SURF_BENCH_DEBUG", "") not in ("", "0")
     try:
-        app(args=argv, standalone_mode=False)
+        app(args=args, prog_name="surf-bench", standalone_mode=False)
     except SurfBenchError as exc:
         if STATE["debug"]:
             raise
-        console.print(f"error: {exc}", highlight=False, soft_wrap=True)
-        sys.exit(exc.exit_code)
+        _fail(str(exc), exc.exit_code)
+    except KeyboardInterrupt:
+        _fail("interrupted; run the same command again to resume from the last checkpoint", 130)
     except typer.Abort:
-        sys.exit(130)
+        _fail("aborted", 130)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except Exception as exc:  # click-style usage errors (typer vendors click) carry show/exit_code
-        if hasattr(exc, "show") and hasattr(exc, "exit_code"):
+    except TyperException as exc:  # typer's (vendored click) usage errors: bad option, missing value...
+        if type(exc).__name__ == "NoArgsIsHelpError" or STATE["debug"]:
             exc.show()
             sys.exit(exc.exit_code)
-        raise
+        command = getattr(getattr(exc, "ctx", None), "command_path", None) or "surf-bench"
+        _fail(f"{exc.format_message()} (see `{command} --help`)", exc.exit_code)
+    except MemoryError:
+        if STATE["debug"]:
+            raise
+        _fail("out of memory; use a smaller preset or lower train.batch_size", 1)
+    except OSError as exc:
+        if STATE["debug"]:
+            raise
+        where = f"{exc.filename}: " if exc.filename else ""
+        _fail(f"{where}{exc.strerror or exc} ({type(exc).__name__}); rerun with --debug for the traceback", 1)
+    except Exception as exc:
+        if STATE["debug"]:
+            raise
+        _fail(f"unexpected {type(exc).__name__}: {exc}. This is a bug in surf-bench or a plugin: rerun with "
+              "--debug for the traceback and report it", 1)
     sys.exit(0)
 
 

@@ -1,4 +1,10 @@
-"""User-facing errors: one clear line, mapped to an exit code by the CLI."""
+"""User-facing errors: one clear line, mapped to an exit code by the CLI.
+
+Every error a user can cause (a bad name or value, missing or corrupt data, an unusable
+checkpoint, a busy cell, a diverged run) is raised as one of these classes with a message that
+names the file or setting and says what to do; the CLI prints it as ``error: <message>`` on one
+line (no traceback unless ``--debug``) and exits with ``exit_code``.
+"""
 
 
 class SurfBenchError(Exception):
@@ -23,3 +29,14 @@ class TrainingDiverged(SurfBenchError):
 
 class CellBusy(SurfBenchError):
     """Another process holds the lock of this cell."""
+
+
+class CheckpointError(SurfBenchError):
+    """A checkpoint that cannot be used: unreadable, truncated, written with other settings, or
+    (for an initialising checkpoint such as MixIT's) missing or trained on another dataset."""
+
+
+class Interrupted(SurfBenchError):
+    """SIGTERM or Ctrl-C during training: the state was checkpointed; the same command resumes."""
+
+    exit_code = 130

@@ -1,12 +1,16 @@
 """Cell layout on disk, atomic writes and provenance.
 
 A cell is (dataset, method, preset, seed): ``<out>/<dataset>/<method>/<preset>/seed<N>/`` holds
-metrics.json, items.csv (per-item rows), checkpoint.pt (resumable state), model.pt (final
-weights), train_log.csv and a lock file while training.
+metrics.json, items.csv (per-item rows), checkpoint.pt (resumable state, removed once the cell is
+finished), model.pt (final weights), train_log.csv and ``.lock`` (held by the process running the
+cell). Every file is written to a temporary file in the same folder, fsynced, then renamed, so a
+crash leaves the old file or the new one, never a part of one; metrics.json is renamed last and
+marks the cell finished.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
@@ -19,7 +23,20 @@ import torch
 
 from .errors import SurfBenchError
 
-PACKAGES = ("torch", "numpy", "scipy", "pandas", "surf-bench", "soundfile", "mlxtend")
+PACKAGES = ("torch", "numpy", "scipy", "pandas", "surf-bench", "soundfile", "mlxtend", "typer", "filelock")
+# Settings that change how a run is executed, not what it computes: ignored when a finished cell
+# or a checkpoint is compared with the current config.
+RUNTIME_KEYS = frozenset({"train.threads", "train.checkpoint_every", "train.checkpoint_minutes",
+                          "train.log_every", "data.root"})
+
+
+def _current_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _current_umask()
 
 
 def cell_dir(out: Path, dataset: str, method: str, preset: str, seed: int) -> Path:
@@ -32,56 +49,172 @@ def ensure_writable(directory: Path) -> Path:
         probe = tempfile.NamedTemporaryFile(dir=directory, prefix=".probe", delete=True)
         probe.close()
     except OSError as exc:
-        raise SurfBenchError(f"output directory {directory} is not writable ({exc.strerror}); "
+        raise SurfBenchError(f"output directory {directory} is not writable ({exc.strerror or exc}); "
                              "choose another with --out") from None
     return directory
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write to a temporary file in the same folder, fsync, then rename over ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+def _write_temp(path: Path, data: bytes) -> str:
+    """``data`` in a fsynced temporary file next to ``path``; returns the temporary name."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; results are shared like any file
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp, path)
     except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        _remove(tmp)
         raise
+    return tmp
 
 
-def atomic_write_json(path: Path, payload: dict) -> None:
-    atomic_write_bytes(path, (json.dumps(payload, indent=2, sort_keys=False, default=str) + "\n").encode())
+def _remove(tmp: str) -> None:
+    try:
+        os.unlink(tmp)
+    except OSError:
+        pass
 
 
-def atomic_torch_save(path: Path, obj) -> None:
+def _fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _write_failed(path: Path, exc: OSError) -> SurfBenchError:
+    return SurfBenchError(f"cannot write {path} ({exc.strerror or exc}); check free space and permissions "
+                          "of the output folder")
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write to a temporary file in the same folder, fsync, then rename over ``path``: a reader (or a
+    crash) sees the old file or the new one, never a partial one."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = _write_temp(path, data)
+        try:
+            os.replace(tmp, path)
+        except BaseException:
+            _remove(tmp)
+            raise
+        _fsync_dir(path.parent)
+    except OSError as exc:
+        raise _write_failed(path, exc) from exc
+
+
+def atomic_write_many(directory: Path, files: dict[str, bytes]) -> None:
+    """Write several files of one result as a unit: every file goes to a fsynced temporary first,
+    then they are renamed in order (put the file that marks the result complete, metrics.json,
+    last). A failure before the renames leaves every old file in place."""
+    directory = Path(directory)
+    staged: list[tuple[str, Path]] = []
+    try:
+        for name, data in files.items():
+            staged.append((_write_temp(directory / name, data), directory / name))
+        for tmp, path in staged:
+            os.replace(tmp, path)
+        _fsync_dir(directory)
+    except OSError as exc:
+        raise _write_failed(directory, exc) from exc
+    finally:
+        for tmp, _ in staged:
+            if os.path.exists(tmp):
+                _remove(tmp)
+
+
+def json_bytes(payload: dict) -> bytes:
+    return (json.dumps(payload, indent=2, sort_keys=False, default=str) + "\n").encode()
+
+
+def torch_bytes(obj) -> bytes:
     import io
 
     buffer = io.BytesIO()
     torch.save(obj, buffer)
-    atomic_write_bytes(path, buffer.getvalue())
+    return buffer.getvalue()
+
+
+def atomic_write_json(path: Path, payload: dict) -> None:
+    atomic_write_bytes(path, json_bytes(payload))
+
+
+def atomic_torch_save(path: Path, obj) -> None:
+    atomic_write_bytes(path, torch_bytes(obj))
 
 
 def atomic_write_csv(path: Path, frame) -> None:
     atomic_write_bytes(path, frame.to_csv(index=False).encode())
 
 
+def remove_stale_temporaries(directory: Path) -> list[Path]:
+    """Temporary files left by a process killed while writing (``.<name>.*.tmp``); call under the lock."""
+    removed = []
+    for tmp in Path(directory).glob(".*.tmp"):
+        try:
+            tmp.unlink()
+            removed.append(tmp)
+        except OSError:
+            pass
+    return removed
+
+
+def flat_config(config: dict) -> dict:
+    """``{"train": {"steps": 3}}`` -> ``{"train.steps": 3}`` with JSON-normalised values (tuples as lists)."""
+    flat = {f"{section}.{key}": value for section, values in config.items() for key, value in values.items()}
+    return json.loads(json.dumps(flat, default=str))
+
+
+def config_differences(old: dict, new: dict, ignore=RUNTIME_KEYS, sections: tuple | None = None) -> list[str]:
+    """``key: old -> new`` for every setting both configs have and that differs (runtime-only keys
+    ignored; a setting added to the code since ``old`` was written is not a difference)."""
+    a, b = flat_config(old), flat_config(new)
+    keys = sorted(set(a) & set(b))
+    if sections is not None:
+        keys = [k for k in keys if k.partition(".")[0] in sections]
+    return [f"{k}: {a.get(k)!r} -> {b.get(k)!r}" for k in keys if k not in ignore and a.get(k) != b.get(k)]
+
+
+def describe_differences(differences: list[str], limit: int = 3) -> str:
+    shown = "; ".join(differences[:limit])
+    return shown + (f"; and {len(differences) - limit} more" if len(differences) > limit else "")
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def code_version() -> dict:
+    """Version, git commit and whether the code that computes results (the package, the plugin
+    folders, pyproject.toml) differs from that commit, untracked plugin files included."""
     root = Path(__file__).resolve().parent.parent
+    paths = ["surf_bench", "methods", "datasets", "pyproject.toml"]
     try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
-                                timeout=5).stdout.strip()
-        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                                    capture_output=True, text=True, timeout=5).stdout.strip())
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
+                              timeout=10)
+        status = subprocess.run(["git", "status", "--porcelain", "--", *paths], cwd=root, capture_output=True,
+                                text=True, timeout=10)
+        commit = head.stdout.strip() if head.returncode == 0 else ""
+        dirty = bool(status.stdout.strip()) if status.returncode == 0 and commit else None
+        changed = [line[3:] for line in status.stdout.splitlines()][:50] if dirty else []
     except (OSError, subprocess.SubprocessError):
-        commit, dirty = "", False
+        commit, dirty, changed = "", None, []
     from . import __version__
 
-    return {"version": __version__, "git_commit": commit or "unknown", "git_dirty": dirty}
+    return {"version": __version__, "git_commit": commit or "unknown", "git_dirty": dirty,
+            "git_changed": changed}
 
 
 def package_versions() -> dict:
@@ -98,6 +231,34 @@ def device_description(device: str) -> str:
     if device.startswith("cuda") and torch.cuda.is_available():
         return f"cuda:{torch.cuda.get_device_name(torch.device(device))}"
     return f"cpu:{platform.processor() or platform.machine()} x{torch.get_num_threads()} threads"
+
+
+def load_torch(path: Path, map_location="cpu"):
+    """``torch.load`` of a file this package wrote (tensors, numbers, strings and containers only:
+    ``weights_only``). Raises ValueError with a short reason when the file is not usable."""
+    path = Path(path)
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:
+        raise ValueError(_why_unreadable(path, exc)) from exc
+
+
+def _why_unreadable(path: Path, exc: Exception) -> str:
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as handle:
+            head = handle.read(4)
+    except OSError as err:
+        return f"cannot read it: {err.strerror or err}"
+    if size == 0:
+        return "the file is empty"
+    if head != b"PK\x03\x04":
+        return f"not a PyTorch file ({size} bytes without a zip header)"
+    text = str(exc)
+    if "central directory" in text or isinstance(exc, (EOFError, OSError)):
+        return f"truncated ({size} bytes, the zip archive is incomplete)"
+    first = " ".join(text.split()).split(". ")[0][:160]
+    return f"{type(exc).__name__}: {first}"
 
 
 def load_json(path: Path) -> dict:

@@ -1,18 +1,33 @@
 """The training loop shared by every method: AdamW, warm-up + cosine schedule, gradient clipping,
-EMA hook, NaN guard, and resumable checkpoints (model, teacher, optimiser, scheduler, RNG states,
-step and data order), written atomically."""
+EMA hook, NaN guard, and resumable checkpoints, written atomically.
+
+A checkpoint holds everything the rest of the run depends on: the modules (student and EMA
+teacher), optimiser, scheduler, every random state (the method's generator, torch's CPU and CUDA
+states, numpy's and Python's), the step, the data order (sampler epoch and position), the loss
+accumulated since the last log line, the history, and the training settings it was written with.
+Saving reads no random state, so checkpoints by step count or by wall time never change results,
+and a run killed at any point and resumed ends with exactly the metrics of an uninterrupted one.
+"""
 
 from __future__ import annotations
 
 import math
+import random
+import signal
+import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from .data.views import EpochSampler
-from .errors import SurfBenchError, TrainingDiverged
-from .results import atomic_torch_save
+from .errors import CheckpointError, Interrupted, SurfBenchError, TrainingDiverged
+from .results import RUNTIME_KEYS, atomic_torch_save, config_differences, describe_differences, load_torch
+
+CHECKPOINT_VERSION = 2
+# What a checkpoint is compared on when a run resumes: the settings that shape training.
+TRAINING_SECTIONS = ("train", "net", "flow", "unsup", "data")
 
 
 def lr_lambda(warmup: int, total: int, cosine: bool):
@@ -27,8 +42,43 @@ def lr_lambda(warmup: int, total: int, cosine: bool):
     return factor
 
 
+def _numpy_state() -> dict:
+    name, keys, pos, has_gauss, gauss = np.random.get_state()
+    return {"name": name, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
+            "has_gauss": int(has_gauss), "gauss": float(gauss)}
+
+
+def _set_numpy_state(state: dict) -> None:
+    np.random.set_state((state["name"], state["keys"].numpy().astype(np.uint32), state["pos"],
+                         state["has_gauss"], state["gauss"]))
+
+
+def rng_states(generator: torch.Generator) -> dict:
+    states = {"generator": generator.get_state(), "torch": torch.get_rng_state(), "numpy": _numpy_state(),
+              "python": list(_python_state())}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        states["cuda"] = torch.cuda.get_rng_state_all()
+    return states
+
+
+def _python_state():
+    version, internal, gauss = random.getstate()
+    return version, list(internal), gauss
+
+
+def set_rng_states(generator: torch.Generator, states: dict) -> None:
+    generator.set_state(states["generator"])
+    torch.set_rng_state(states["torch"])
+    _set_numpy_state(states["numpy"])
+    version, internal, gauss = states["python"]
+    random.setstate((version, tuple(internal), gauss))
+    if "cuda" in states and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(states["cuda"])
+
+
 class Trainer:
-    def __init__(self, method, train_split, cfg, seed: int, checkpoint: Path, log=print):
+    def __init__(self, method, train_split, cfg, seed: int, checkpoint: Path, log=print,
+                 meta: dict | None = None):
         self.method = method
         self.cfg = cfg
         self.checkpoint = Path(checkpoint)
@@ -43,89 +93,190 @@ class Trainer:
         self.step = 0
         self.history: list[dict] = []
         self.wall_seconds = 0.0
+        self.running = 0.0  # loss summed since the last log line (part of the state: history resumes exactly)
+        self.saved_step: int | None = None  # step of the last checkpoint written or loaded
+        self.resumed_from: int | None = None
+        self.meta = dict(meta or {})  # saved with every checkpoint (e.g. the initial checkpoint's path)
+        self._stop_signal: str | None = None
 
     # --- checkpoint state ------------------------------------------------------------------
     def state_dict(self) -> dict:
+        extra = getattr(self.method, "extra_state", None)
         return {
+            "version": CHECKPOINT_VERSION,
             "step": self.step,
             "modules": {k: m.state_dict() for k, m in self.method.modules().items()},
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
-            "generator": self.method.generator.get_state(),
-            "torch_rng": torch.get_rng_state(),
+            "rng": rng_states(self.method.generator),
             "sampler": self.sampler.state_dict(),
+            "running_loss": self.running,
             "history": self.history,
             "wall_seconds": self.wall_seconds,
+            "config": self.cfg.to_dict(),
+            "method_state": extra() if callable(extra) else None,
+            "meta": self.meta,
         }
 
     def load_state_dict(self, state: dict) -> None:
-        for key, module in self.method.modules().items():
+        modules = self.method.modules()
+        if set(state["modules"]) != set(modules):
+            raise KeyError(f"modules {sorted(state['modules'])}, this method has {sorted(modules)}")
+        for key, module in modules.items():
             module.load_state_dict(state["modules"][key])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
-        self.method.generator.set_state(state["generator"])
-        torch.set_rng_state(state["torch_rng"])
+        set_rng_states(self.method.generator, state["rng"])
         self.sampler.load_state_dict(state["sampler"])
+        load_extra = getattr(self.method, "load_extra_state", None)
+        if callable(load_extra) and state.get("method_state") is not None:
+            load_extra(state["method_state"])
         self.step = int(state["step"])
+        self.running = float(state["running_loss"])
         self.history = list(state["history"])
         self.wall_seconds = float(state.get("wall_seconds", 0.0))
+        self.meta = dict(state.get("meta") or {})
 
     def save(self) -> None:
         atomic_torch_save(self.checkpoint, self.state_dict())
+        self.saved_step = self.step
 
     def try_resume(self) -> bool:
+        """Load the checkpoint when there is one. It must be readable and written with the same
+        training settings (runtime-only ones such as threads or checkpoint_every aside)."""
         if not self.checkpoint.exists():
             return False
         try:
-            state = torch.load(self.checkpoint, map_location=self.method.device, weights_only=False)
+            state = load_torch(self.checkpoint)  # on the CPU: RNG states must stay there
+            if not isinstance(state, dict) or state.get("version") != CHECKPOINT_VERSION:
+                raise ValueError("not a checkpoint of this version of surf-bench")
+        except ValueError as exc:
+            raise CheckpointError(
+                f"checkpoint {self.checkpoint} is unreadable ({exc}); delete it to train this cell from the "
+                "start, or run again with --force") from None
+        differences = config_differences(state.get("config", {}), self.cfg.to_dict(),
+                                         ignore=RUNTIME_KEYS, sections=TRAINING_SECTIONS)
+        if differences:
+            raise CheckpointError(
+                f"checkpoint {self.checkpoint} (step {state.get('step')}) was written with other settings "
+                f"({describe_differences(differences)}); run again with --force to start over with the new "
+                "ones, or with the old ones to resume")
+        try:
             self.load_state_dict(state)
         except Exception as exc:
-            raise SurfBenchError(f"checkpoint {self.checkpoint} is unreadable or from another config "
-                                 f"({type(exc).__name__}); delete it or run with --force") from None
+            raise CheckpointError(
+                f"checkpoint {self.checkpoint} does not fit this method's networks ({_short(exc)}); delete "
+                "it or run again with --force") from None
+        self.saved_step = self.resumed_from = self.step
         self.log(f"resumed from {self.checkpoint} at step {self.step}")
         return True
 
     # --- the loop --------------------------------------------------------------------------
+    def _diverged(self, what: str, value: float) -> TrainingDiverged:
+        kept = (f"the last good checkpoint (step {self.saved_step}) is kept at {self.checkpoint}"
+                if self.saved_step is not None else "no checkpoint had been written yet")
+        return TrainingDiverged(
+            f"training diverged: the {what} is {value} at step {self.step + 1} of {self.cfg.train.steps}; "
+            f"stopped, {kept}. Lower train.lr (now {self.cfg.train.lr:g}) and run again with --force")
+
+    def _catch_stop_signals(self) -> dict:
+        """SIGTERM (schedulers, ``kill``) and Ctrl-C end the current step, checkpoint and stop; a
+        second signal acts at once. Only the main thread can install handlers."""
+        self._stop_signal = None
+        if threading.current_thread() is not threading.main_thread():
+            return {}
+
+        def request_stop(signum, frame):
+            self._stop_signal = signal.Signals(signum).name
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+        previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+        for sig in previous:
+            signal.signal(sig, request_stop)
+        return previous
+
+    def _interrupted(self) -> Interrupted:
+        where = f"step {self.step} of {self.cfg.train.steps}"
+        return Interrupted(f"stopped by {self._stop_signal} at {where}; the state is saved in "
+                           f"{self.checkpoint}: run the same command again to resume")
+
     def run(self) -> dict:
+        previous = self._catch_stop_signals()
+        try:
+            return self._run()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def _run(self) -> dict:
         tc = self.cfg.train
         net = self.method.net
         net.train()
         start = time.perf_counter()
         last_save = start
-        running = 0.0
         while self.step < tc.steps:
-            batch = self.sampler.next()
-            loss = self.method.training_loss(batch)
-            if not torch.isfinite(loss):
-                raise TrainingDiverged(
-                    f"loss is {loss.item()} at step {self.step}; stopped. The last good checkpoint is kept at "
-                    f"{self.checkpoint} (lower train.lr or raise train.grad_clip, then run again)")
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if tc.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(net.parameters(), tc.grad_clip)
-            self.optimizer.step()
-            self.scheduler.step()
-            self.step += 1
-            epoch_ended = self.sampler.position + self.sampler.batch_size > self.sampler.size
-            self.method.after_step(self.step, epoch_ended)
-            running += loss.item()
+            if self._stop_signal:
+                self.wall_seconds += time.perf_counter() - start
+                self.save()
+                raise self._interrupted()
+            try:
+                loss = self._update(tc, net)
+            except (SurfBenchError, KeyboardInterrupt):
+                raise
+            except RuntimeError as exc:
+                hint = ("lower train.batch_size or net.channels" if "out of memory" in str(exc).lower()
+                        else "rerun with --debug for the traceback")
+                step = self.step + 1
+                raise SurfBenchError(f"training failed at step {step}: {_short(exc)}; {hint}") from exc
+            self.running += loss
             if self.step % tc.log_every == 0 or self.step == tc.steps:
                 count = tc.log_every if self.step % tc.log_every == 0 else self.step % tc.log_every
                 elapsed = self.wall_seconds + time.perf_counter() - start
-                self.history.append({"step": self.step, "loss": running / max(1, count),
+                self.history.append({"step": self.step, "loss": self.running / max(1, count),
                                      "lr": self.scheduler.get_last_lr()[0], "seconds": round(elapsed, 2)})
-                self.log(f"step {self.step}/{tc.steps}  loss {running / max(1, count):.5f}  "
+                self.log(f"step {self.step}/{tc.steps}  loss {self.running / max(1, count):.5f}  "
                          f"{self.step / max(elapsed, 1e-9):.2f} it/s")
-                running = 0.0
+                self.running = 0.0
             now = time.perf_counter()
-            due_steps = tc.checkpoint_every and self.step % tc.checkpoint_every == 0
-            due_time = tc.checkpoint_minutes and now - last_save > 60 * tc.checkpoint_minutes
+            due_steps = tc.checkpoint_every > 0 and self.step % tc.checkpoint_every == 0
+            due_time = tc.checkpoint_minutes > 0 and now - last_save > 60 * tc.checkpoint_minutes
             if (due_steps or due_time) and self.step < tc.steps:
                 self.wall_seconds += now - start
                 start = now
                 self.save()
-                last_save = now
+                last_save = time.perf_counter()
         self.wall_seconds += time.perf_counter() - start
+        if self.saved_step != self.step:
+            # The finished training state: a crash during evaluation resumes with nothing left to train.
+            self.save()
+        if self._stop_signal:
+            raise self._interrupted()
         net.eval()
-        return {"steps": self.step, "train_seconds": round(self.wall_seconds, 2), "history": self.history}
+        return {"steps": self.step, "train_seconds": round(self.wall_seconds, 2), "history": self.history,
+                "resumed_from_step": self.resumed_from}
+
+    def _update(self, tc, net) -> float:
+        batch = self.sampler.next()
+        loss = self.method.training_loss(batch)
+        value = loss.item()
+        if not math.isfinite(value):
+            raise self._diverged("loss", value)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if tc.grad_clip > 0:
+            norm = float(torch.nn.utils.clip_grad_norm_(net.parameters(), tc.grad_clip))
+            if not math.isfinite(norm):
+                raise self._diverged("gradient norm", norm)
+        self.optimizer.step()
+        self.scheduler.step()
+        self.step += 1
+        epoch_ended = self.sampler.position + self.sampler.batch_size > self.sampler.size
+        self.method.after_step(self.step, epoch_ended)
+        return value
+
+
+def _short(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    text = text if len(text) <= 200 else text[:197] + "..."
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

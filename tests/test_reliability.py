@@ -1,0 +1,303 @@
+"""Reliability: resumable and deterministic training, atomic results, the cell lock, the NaN
+guard, and provenance. Tiny cells on a 160-image IDX copy of mnist2 (random pixels), one thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from surf_bench import cli, registry, results
+from surf_bench.data.idx import write_idx
+from surf_bench.errors import SurfBenchError
+
+TINY = ["--preset", "smoke", "--device", "cpu", "--set", "train.steps=4", "--set", "net.channels=4",
+        "--set", "net.time_dim=8", "--set", "train.batch_size=4", "--set", "eval.n_items=8",
+        "--set", "eval.batch_size=8", "--set", "eval.bootstrap=20", "--set", "train.threads=1"]
+
+
+# --- helpers shared with test_bad_inputs.py ---------------------------------------------------
+def make_mnist_root(root: Path, n_train: int = 120, n_test: int = 40, seed: int = 0) -> Path:
+    """The four MNIST IDX files with random sparse 28x28 digits-like images."""
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    for prefix, n in (("train", n_train), ("t10k", n_test)):
+        write_idx(root / f"{prefix}-images-idx3-ubyte", (rng.random((n, 28, 28)) ** 4 * 255).astype(np.uint8))
+        write_idx(root / f"{prefix}-labels-idx1-ubyte", rng.integers(0, 10, n).astype(np.uint8))
+    return root
+
+
+def make_fuss_root(root: Path, seconds: int = 10, rate: int = 16000) -> Path:
+    """FUSS's layout (ssdata/<split>_example_list.txt + WAVs), one 2-source example per split."""
+    folder = Path(root) / "ssdata"
+    rng = np.random.default_rng(0)
+    lists = {"train": "train", "validation": "validation", "eval": "eval"}
+    for split, name in lists.items():
+        base = f"{split}/example00000"
+        sources = [f"{base}_sources/background0_sound.wav", f"{base}_sources/foreground0_sound.wav"]
+        signals = [np.round(0.05 * rng.standard_normal(seconds * rate), 4) for _ in sources]
+        for path, x in [(f"{base}.wav", sum(signals)), *zip(sources, signals)]:
+            (folder / path).parent.mkdir(parents=True, exist_ok=True)
+            sf.write(str(folder / path), x.astype(np.float32), rate, subtype="PCM_16")
+        (folder / f"{name}_example_list.txt").write_text("\t".join([f"{base}.wav", *sources]) + "\n")
+    return Path(root)
+
+
+def cli_main(argv: list[str]) -> tuple[int, str]:
+    """Run the CLI in this process: (exit code, stderr)."""
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        try:
+            cli.main(list(argv))
+        except SystemExit as exc:
+            return (exc.code if isinstance(exc.code, int) else 1), err.getvalue()
+    return 0, err.getvalue()
+
+
+def one_line(stderr: str) -> str:
+    """The single ``error: ...`` line of a failed command (nothing else, no traceback)."""
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("error: ") and "Traceback" not in stderr, stderr
+    return lines[0]
+
+
+def error_line(stderr: str) -> str:
+    """The ``error: ...`` line of a command that failed after printing progress lines."""
+    errors = [line for line in stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and stderr.rstrip().endswith(errors[0]) and "Traceback" not in stderr, stderr
+    return errors[0]
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    return make_mnist_root(tmp_path_factory.mktemp("mnist"))
+
+
+def cell(out: Path, method: str = "pit", seed: int = 0) -> Path:
+    return Path(out) / "mnist2" / method / "smoke" / f"seed{seed}"
+
+
+def run_args(method: str, data: Path, out: Path, *extra: str) -> list[str]:
+    return ["run", "-m", method, "-d", "mnist2", "--data-root", str(data), "--out", str(out), *TINY, *extra]
+
+
+# --- resume and determinism -------------------------------------------------------------------
+def test_sigkill_then_resume_gives_exactly_the_uninterrupted_metrics(data, tmp_path):
+    """remixit (started from its mixit cell; EMA teacher, remixing noise, dynamic train pairs): a run
+    killed with SIGKILL after its step-10 checkpoint, then re-run (now also checkpointing by time,
+    every step), ends with the metrics, rows, losses and weights of an uninterrupted run that never
+    checkpointed."""
+    common = ["--set", "train.steps=40", "--set", "train.log_every=5"]
+    reference = tmp_path / "reference"
+    code, err = cli_main(run_args("remixit", data, reference, *common, "--set", "train.checkpoint_every=0",
+                                  "--set", "train.checkpoint_minutes=0"))
+    assert code == 0, err
+
+    out = tmp_path / "killed"
+    target = cell(out, "remixit")
+    argv = run_args("remixit", data, out, *common, "--set", "train.checkpoint_every=10")
+    log = tmp_path / "killed.log"
+    with open(log, "wb") as stderr:
+        process = subprocess.Popen([sys.executable, "-m", "surf_bench.cli", *argv], stdout=subprocess.DEVNULL,
+                                   stderr=stderr, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    deadline = time.monotonic() + 240
+    while not (target / "checkpoint.pt").exists():
+        assert process.poll() is None, log.read_text()
+        assert time.monotonic() < deadline, "no checkpoint after 240 s"
+        time.sleep(0.005)
+    process.send_signal(signal.SIGSTOP)  # paused mid-training, still holding the cell's lock
+    try:
+        # A second process on the same cell is refused with one line.
+        code, err = cli_main([*argv, "--force"])
+        assert code == 1 and "another process is running this cell" in one_line(err)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=60)
+    assert process.returncode == -signal.SIGKILL
+    assert not (target / "metrics.json").exists()
+    killed_at = torch.load(target / "checkpoint.pt", weights_only=True)["step"]
+    assert 10 <= killed_at < 40
+
+    code, err = cli_main([*argv, "--set", "train.checkpoint_minutes=1e-9"])
+    assert code == 0, err
+    assert f"resumed from {target / 'checkpoint.pt'} at step {killed_at}" in err
+    a = json.loads((cell(reference, "remixit") / "metrics.json").read_text())
+    b = json.loads((target / "metrics.json").read_text())
+    for key in ("metrics", "baseline", "n_items"):
+        assert json.dumps(a[key]) == json.dumps(b[key])  # exact (and NaN-safe) equality
+    assert b["provenance"]["resumed"] and b["provenance"]["resumed_from_step"] == killed_at
+    assert b["provenance"]["init_checkpoint"] == str(cell(out, "mixit") / "model.pt")  # kept across the kill
+    assert b["provenance"]["init_checkpoint_sha256"] == results.file_sha256(cell(out, "mixit") / "model.pt")
+    assert not a["provenance"]["resumed"]
+    assert (cell(reference, "remixit") / "items.csv").read_bytes() == (target / "items.csv").read_bytes()
+    losses = [[line.split(",")[:3] for line in (c / "train_log.csv").read_text().splitlines()]
+              for c in (cell(reference, "remixit"), target)]
+    assert losses[0] == losses[1] and len(losses[0]) == 1 + 40 // 5
+    nets = [torch.load(c / "model.pt", weights_only=True)["net"]
+            for c in (cell(reference, "remixit"), target)]
+    assert all(torch.equal(nets[0][k], nets[1][k]) for k in nets[0])
+    assert not (target / "checkpoint.pt").exists() and not list(target.glob(".*.tmp"))
+
+
+def test_sigterm_checkpoints_at_the_step_boundary_and_the_rerun_resumes_exactly(data, tmp_path, monkeypatch):
+    steps = ["--set", "train.steps=8", "--set", "train.checkpoint_every=0",
+             "--set", "train.checkpoint_minutes=0"]
+    code, err = cli_main(run_args("pit", data, tmp_path / "reference", *steps))
+    assert code == 0, err
+    pit = registry.get_method("pit")
+    original = pit.training_loss
+    calls = []
+
+    def loss_then_sigterm(self, batch):
+        calls.append(1)
+        if len(calls) == 3:
+            os.kill(os.getpid(), signal.SIGTERM)  # e.g. a scheduler's pre-emption notice
+        return original(self, batch)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(pit, "training_loss", loss_then_sigterm)
+        code, err = cli_main(run_args("pit", data, tmp_path / "stopped", *steps))
+    checkpoint = cell(tmp_path / "stopped") / "checkpoint.pt"
+    assert code == 130
+    assert f"stopped by SIGTERM at step 3 of 8; the state is saved in {checkpoint}" in one_line(err)
+    assert torch.load(checkpoint, weights_only=True)["step"] == 3
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # handlers restored
+    code, err = cli_main(run_args("pit", data, tmp_path / "stopped", *steps))
+    assert code == 0 and "at step 3" in err
+    a, b = (json.loads((cell(tmp_path / n) / "metrics.json").read_text()) for n in ("reference", "stopped"))
+    assert json.dumps(a["metrics"]) == json.dumps(b["metrics"])
+
+
+def test_nan_loss_stops_naming_the_step_and_keeps_the_last_good_checkpoint(data, tmp_path, monkeypatch):
+    pit = registry.get_method("pit")
+    original = pit.training_loss
+    calls = []
+
+    def loss_turning_nan(self, batch):
+        calls.append(1)
+        loss = original(self, batch)
+        return loss * float("nan") if len(calls) == 7 else loss
+
+    monkeypatch.setattr(pit, "training_loss", loss_turning_nan)
+    code, err = cli_main(run_args("pit", data, tmp_path, "--set", "train.steps=10",
+                                  "--set", "train.checkpoint_every=5", "--set", "train.checkpoint_minutes=0"))
+    line = one_line(err)
+    assert code == 1
+    checkpoint = cell(tmp_path) / "checkpoint.pt"
+    assert (f"training diverged: the loss is nan at step 7 of 10; stopped, the last good checkpoint (step 5) "
+            f"is kept at {checkpoint}") in line
+    assert torch.load(checkpoint, weights_only=True)["step"] == 5
+    assert not (cell(tmp_path) / "metrics.json").exists()
+
+
+def test_force_replaces_results_only_once_the_new_run_has_succeeded(data, tmp_path, monkeypatch):
+    code, err = cli_main(run_args("pit", data, tmp_path))
+    assert code == 0, err
+    metrics = cell(tmp_path) / "metrics.json"
+    before = {p.name: p.read_bytes() for p in cell(tmp_path).iterdir() if p.is_file() and p.name != ".lock"}
+    assert set(before) == {"metrics.json", "items.csv", "model.pt", "train_log.csv"}
+
+    code, err = cli_main(run_args("pit", data, tmp_path))  # finished: reused, not re-run
+    assert code == 0 and "cell already finished" in err and metrics.read_bytes() == before["metrics.json"]
+
+    from surf_bench import runner
+
+    def broken_evaluate(*args, **kwargs):
+        raise RuntimeError("simulated crash during evaluation")
+
+    monkeypatch.setattr(runner, "evaluate", broken_evaluate)
+    code, err = cli_main(run_args("pit", data, tmp_path, "--force", "--set", "train.steps=5"))
+    assert code == 1 and "simulated crash during evaluation" in error_line(err)
+    after = {p.name: p.read_bytes() for p in cell(tmp_path).iterdir() if p.name in before}
+    assert after == before  # the old results, all four files, survive the failed forced run
+    assert torch.load(cell(tmp_path) / "checkpoint.pt", weights_only=True)["step"] == 5  # trained state kept
+
+    monkeypatch.undo()
+    code, err = cli_main(run_args("pit", data, tmp_path, "--force", "--set", "train.steps=5"))
+    assert code == 0, err
+    assert json.loads(metrics.read_text())["train"]["steps"] == 5
+    assert not (cell(tmp_path) / "checkpoint.pt").exists()
+
+
+# --- atomic writes ----------------------------------------------------------------------------
+def test_a_crash_while_writing_never_leaves_a_partial_file(tmp_path, monkeypatch):
+    path = tmp_path / "metrics.json"
+    results.atomic_write_json(path, {"old": True})
+    old = path.read_bytes()
+
+    def full_disk(fd):
+        raise OSError(28, "No space left on device")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(results.os, "fsync", full_disk)
+        with pytest.raises(SurfBenchError, match="No space left on device"):
+            results.atomic_write_json(path, {"new": "x" * 100_000})
+    assert path.read_bytes() == old and [p.name for p in tmp_path.iterdir()] == ["metrics.json"]
+
+    real_replace = os.replace
+
+    def replace_fails_on_metrics(src, dst):
+        if str(dst).endswith("metrics.json"):
+            raise OSError(5, "Input/output error")
+        real_replace(src, dst)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(results.os, "replace", replace_fails_on_metrics)
+        with pytest.raises(SurfBenchError, match="cannot write"):
+            results.atomic_write_many(tmp_path, {"items.csv": b"a\n1\n", "metrics.json": b"{}"})
+    assert path.read_bytes() == old  # items.csv was renamed into place, metrics.json (last) was not
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["items.csv", "metrics.json"]
+    assert path.stat().st_mode & 0o777 == 0o666 & ~results._UMASK  # not mkstemp's 0600
+
+    # SIGKILL in the middle of writing a large metrics.json: the old file or the new, never a part.
+    script = ("import sys; from surf_bench.results import atomic_write_json\n"
+              "while True: atomic_write_json(sys.argv[1], {'rows': list(range(1_000_000))})\n")
+    process = subprocess.Popen([sys.executable, "-c", script, str(path)])
+    deadline = time.monotonic() + 120
+    while not list(tmp_path.glob(".metrics.json.*.tmp")):
+        assert time.monotonic() < deadline and process.poll() is None
+        time.sleep(0.002)
+    process.kill()
+    process.wait(timeout=60)
+    content = json.loads(path.read_text())
+    assert content == {"old": True} or len(content["rows"]) == 1_000_000
+    results.remove_stale_temporaries(tmp_path)
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+# --- provenance -------------------------------------------------------------------------------
+def test_provenance_of_a_cell_started_from_the_mixit_cell(data, tmp_path):
+    code, err = cli_main(run_args("remixit", data, tmp_path))  # trains the mixit cell first
+    assert code == 0, err
+    assert "remixit starts from the mixit cell; training it first" in err
+    info = json.loads((cell(tmp_path, "remixit") / "metrics.json").read_text())
+    prov = info["provenance"]
+    for key in ("config_hash", "config", "code", "packages", "device", "threads", "seed", "wall_seconds",
+                "train_seconds", "eval_seconds", "resumed", "init_checkpoint", "init_checkpoint_sha256",
+                "test_manifest_hash", "deterministic"):
+        assert key in prov, key
+    assert len(prov["config_hash"]) == 12 and prov["seed"] == info["seed"] == 0
+    assert set(prov["code"]) >= {"version", "git_commit", "git_dirty"}
+    assert prov["packages"]["torch"] == torch.__version__ and prov["packages"]["python"]
+    assert prov["device"].startswith("cpu") and prov["deterministic"] is True
+    assert prov["wall_seconds"] > 0 and prov["resumed"] is False
+    mixit_model = cell(tmp_path, "mixit") / "model.pt"
+    assert prov["init_checkpoint"] == str(mixit_model)
+    assert prov["init_checkpoint_sha256"] == results.file_sha256(mixit_model)
+    mixit = json.loads((cell(tmp_path, "mixit") / "metrics.json").read_text())
+    assert prov["init_config_hash"] == mixit["provenance"]["config_hash"]
+    assert mixit["provenance"]["init_checkpoint"] is None
