@@ -31,11 +31,10 @@ from pathlib import Path
 import numpy as np
 
 from surf_bench.data import espeak, procedural
-from surf_bench.data.base import DatasetAdapter
-from surf_bench.data.manifest import atomic_write_text, cached_build, hash_lines
+from surf_bench.data.manifest import atomic_write_text
+from surf_bench.data.offline_pool import OfflinePoolAdapter
 from surf_bench.data.offline_speech import WORDS, normalise, sentence, speakers, trim_silence, utterance
-from surf_bench.data.pool_mix import PoolMixSplit, Recipe, read_pool, read_recipe, write_pool, write_recipe
-from surf_bench.errors import DataError
+from surf_bench.data.pool_mix import Recipe, write_pool, write_recipe
 
 VERSION = "1"  # bump whenever the generator or its word/voice lists change
 BUILD_SEED = 20260108
@@ -89,34 +88,19 @@ def draw_items(
     return Recipe(clip, onset, gain)
 
 
-class FUSS4Mini(DatasetAdapter):
+class FUSS4Mini(OfflinePoolAdapter):
     name = "fuss4-mini"
-    modality = "audio"
     n_slots = K
-    offline = True
+    version = VERSION
     description = "offline FUSS-like set: 1 background + 0-3 events (procedural + eSpeak), 2 s, K=4"
-
-    def __init__(self, seconds: float = 2.0, rate: int = 16000, layout: dict | None = None):
-        self.seconds, self.rate = seconds, rate
-        # split: (background clips, foreground clips, items)
-        self.layout = layout or {"train": (60, 240, 400), "valid": (10, 40, 50), "test": (20, 80, 100)}
-
-    @property
-    def length(self) -> int:
-        return int(round(self.seconds * self.rate))
+    # split: (background clips, foreground clips, items)
+    default_layout = {"train": (60, 240, 400), "valid": (10, 40, 50), "test": (20, 80, 100)}
 
     @property
     def event_seconds(self) -> tuple[float, float]:
         """EVENT_SECONDS, shortened to fit clips shorter than 1.5 s."""
         high = min(EVENT_SECONDS[1], self.seconds)
         return min(EVENT_SECONDS[0], high / 2), high
-
-    def params(self) -> dict:
-        return {
-            "seconds": self.seconds,
-            "rate": self.rate,
-            "layout": {k: list(v) for k, v in self.layout.items()},
-        }
 
     def _plan(self, rng):
         """Per split, the list of clips to make: (role, kind, payload) in a fixed order."""
@@ -196,50 +180,17 @@ class FUSS4Mini(DatasetAdapter):
         x = procedural.FOREGROUNDS[kind](np.random.default_rng(seed), self.rate, int(seconds * self.rate))
         return normalise(_fade(x.astype(np.float32), self.rate))
 
-    def folder(self, root: Path) -> Path:
-        return cached_build(Path(root) / f"v{VERSION}", VERSION, self.params(), self.build)
+    def train_recipe(self, pool, seed: int):
+        kinds = [row["kind"] for row in pool.rows]
+        lengths = np.array([int(row["length"]) for row in pool.rows])
+        peaks = pool.audio.abs().amax(1).numpy()
+        n_items = self.layout["train"][2]
 
-    def tag(self) -> str:
-        return f"{self.name}/v{VERSION}/{hash_lines([json.dumps(self.params(), sort_keys=True)])}"
+        def draw(epoch: int) -> Recipe:
+            rng = np.random.default_rng([seed & 0xFFFFFFFF, epoch, 4])
+            return draw_items(rng, kinds, lengths, peaks, n_items, self.length)
 
-    def open(self, split: str, root: Path | None = None, seed: int = 0) -> PoolMixSplit:
-        if split not in self.layout:
-            raise DataError(f"fuss4-mini has splits {', '.join(self.layout)}, not '{split}'")
-        folder = self.folder(Path(root) if root else self.default_root())
-        pool = read_pool(folder, split, self.rate, self.length)
-        name = f"fuss4-mini/{split}"
-        if split == "train":
-            kinds = [row["kind"] for row in pool.rows]
-            lengths = np.array([int(row["length"]) for row in pool.rows])
-            peaks = pool.audio.abs().amax(1).numpy()
-            n_items = self.layout["train"][2]
-
-            def draw(epoch: int) -> Recipe:
-                return draw_items(
-                    np.random.default_rng([seed & 0xFFFFFFFF, epoch, 4]),
-                    kinds,
-                    lengths,
-                    peaks,
-                    n_items,
-                    self.length,
-                )
-
-            return PoolMixSplit(name, pool, K, self.rate, draw, self.tag())
-        return PoolMixSplit(
-            name,
-            pool,
-            K,
-            self.rate,
-            read_recipe(folder / f"{split}_items.csv", K, len(pool.rows)),
-            self.tag(),
-        )
-
-    def is_available(self, root=None) -> bool:
-        root = Path(root) if root else self.default_root()
-        return (root / f"v{VERSION}" / "build_info.json").is_file() or espeak.available()
-
-    def fetch(self, root: Path) -> None:
-        self.folder(Path(root))
+        return draw
 
 
 DATASET = FUSS4Mini()

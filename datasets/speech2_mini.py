@@ -25,11 +25,10 @@ from pathlib import Path
 import numpy as np
 
 from surf_bench.data import espeak
-from surf_bench.data.base import DatasetAdapter
-from surf_bench.data.manifest import atomic_write_text, cached_build, hash_lines
+from surf_bench.data.manifest import atomic_write_text
+from surf_bench.data.offline_pool import OfflinePoolAdapter
 from surf_bench.data.offline_speech import normalise, sentence, speakers, trim_silence, utterance
-from surf_bench.data.pool_mix import PoolMixSplit, Recipe, read_pool, read_recipe, write_pool, write_recipe
-from surf_bench.errors import DataError
+from surf_bench.data.pool_mix import Recipe, write_pool, write_recipe
 
 VERSION = "1"  # bump whenever the generator or its word/voice lists change
 BUILD_SEED = 20260107
@@ -49,28 +48,12 @@ def pair_recipe(rng: np.random.Generator, groups: np.ndarray, n_items: int, firs
     return Recipe(clip, np.zeros_like(clip), gain)
 
 
-class Speech2Mini(DatasetAdapter):
+class Speech2Mini(OfflinePoolAdapter):
     name = "speech2-mini"
-    modality = "audio"
     n_slots = 2
-    offline = True
+    version = VERSION
     description = "offline 2-speaker eSpeak NG speech mixtures, 2 s at 16 kHz (builds in seconds)"
-
-    def __init__(self, seconds: float = 2.0, rate: int = 16000, layout: dict | None = None):
-        self.seconds, self.rate = seconds, rate
-        # split: (speakers, clips per speaker)
-        self.layout = layout or {"train": (16, 16), "valid": (4, 10), "test": (8, 10)}
-
-    @property
-    def length(self) -> int:
-        return int(round(self.seconds * self.rate))
-
-    def params(self) -> dict:
-        return {
-            "seconds": self.seconds,
-            "rate": self.rate,
-            "layout": {k: list(v) for k, v in self.layout.items()},
-        }
+    default_layout = {"train": (16, 16), "valid": (4, 10), "test": (8, 10)}  # split: (speakers, clips each)
 
     def build(self, folder: Path) -> None:
         rng = np.random.default_rng(BUILD_SEED)
@@ -111,41 +94,14 @@ class Speech2Mini(DatasetAdapter):
         atomic_write_text(folder / "content.json", json.dumps(digests, indent=1))
         atomic_write_text(folder / "README.txt", __doc__)
 
-    def folder(self, root: Path) -> Path:
-        return cached_build(Path(root) / f"v{VERSION}", VERSION, self.params(), self.build)
+    def train_recipe(self, pool, seed: int):
+        groups = np.array([row["group"] for row in pool.rows])
 
-    def tag(self) -> str:
-        return f"{self.name}/v{VERSION}/{hash_lines([json.dumps(self.params(), sort_keys=True)])}"
+        def draw(epoch: int) -> Recipe:
+            rng = np.random.default_rng([seed & 0xFFFFFFFF, epoch, 2])
+            return pair_recipe(rng, groups, len(groups), rng.permutation(len(groups)))
 
-    def open(self, split: str, root: Path | None = None, seed: int = 0) -> PoolMixSplit:
-        if split not in self.layout:
-            raise DataError(f"speech2-mini has splits {', '.join(self.layout)}, not '{split}'")
-        folder = self.folder(Path(root) if root else self.default_root())
-        pool = read_pool(folder, split, self.rate, self.length)
-        name = f"speech2-mini/{split}"
-        if split == "train":
-            groups = np.array([row["group"] for row in pool.rows])
-
-            def draw(epoch: int) -> Recipe:
-                rng = np.random.default_rng([seed & 0xFFFFFFFF, epoch, 2])
-                return pair_recipe(rng, groups, len(groups), rng.permutation(len(groups)))
-
-            return PoolMixSplit(name, pool, 2, self.rate, draw, self.tag())
-        return PoolMixSplit(
-            name,
-            pool,
-            2,
-            self.rate,
-            read_recipe(folder / f"{split}_items.csv", 2, len(pool.rows)),
-            self.tag(),
-        )
-
-    def is_available(self, root=None) -> bool:
-        root = Path(root) if root else self.default_root()
-        return (root / f"v{VERSION}" / "build_info.json").is_file() or espeak.available()
-
-    def fetch(self, root: Path) -> None:
-        self.folder(Path(root))
+        return draw
 
 
 DATASET = Speech2Mini()

@@ -21,7 +21,7 @@ class ReMixIT(Method):
     kind = "regression"
     uses_teacher = True
     init_from = "mixit"
-    preset_defaults = {"paper": {"unsup.ema_every": "epoch", "unsup.ema_decay": 0.99,
+    preset_defaults = {"quick": {"train.steps": 1500}, "paper": {"unsup.ema_every": "epoch", "unsup.ema_decay": 0.99,
                                  "unsup.remix_mode": "per_slot"}}
 
     def training_loss(self, batch) -> torch.Tensor:

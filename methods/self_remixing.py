@@ -23,7 +23,7 @@ class SelfRemixing(Method):
     kind = "regression"
     uses_teacher = True
     init_from = "mixit"
-    preset_defaults = {"paper": {"unsup.ema_every": "epoch", "unsup.ema_decay": 0.8,
+    preset_defaults = {"quick": {"train.steps": 1500}, "paper": {"unsup.ema_every": "epoch", "unsup.ema_decay": 0.8,
                                  "unsup.remix_mode": "per_slot_constrained", "train.lr": 2e-4}}
 
     def training_loss(self, batch) -> torch.Tensor:

@@ -45,7 +45,7 @@ class NetConfig:
 
 @dataclass
 class FlowConfig:
-    sigma: float = 1.0  # noise scale of the noise end (before the zero-sum projection)
+    sigma: float = 0.1  # noise scale of the noise end (images: absolute; audio: relative to the mixture RMS)
     t_dist: str = "uniform"  # uniform | logit_normal | beta_low (more mass near t = 0)
     t0_prob: float = 0.0  # probability of training exactly at t = 0 (the one-step separator)
     sampler: str = "euler"  # euler | midpoint
@@ -105,14 +105,14 @@ class RunConfig:
 # Preset tables: section.key -> value, per modality. Methods and datasets may add their own.
 IMAGE_PRESETS: dict[str, dict] = {
     "smoke": {
-        "train.steps": 40, "train.batch_size": 16, "train.lr": 3e-3, "train.checkpoint_every": 0,
-        "train.log_every": 20, "net.channels": 8, "net.time_dim": 16, "eval.n_items": 64,
+        "train.steps": 200, "train.batch_size": 16, "train.lr": 5e-3, "train.warmup_steps": 10,
+        "train.checkpoint_every": 0, "train.log_every": 50, "net.channels": 16, "net.time_dim": 16, "eval.n_items": 64,
         "eval.batch_size": 64, "eval.bootstrap": 200, "flow.nfe": 2, "flow.nfe_curve": (1, 2),
         "eval.fid_items": 0, "eval.lpips_items": 0,
     },
     "quick": {
-        "train.steps": 2000, "train.batch_size": 64, "train.lr": 3e-3, "train.warmup_steps": 100,
-        "net.channels": 24, "net.time_dim": 32, "eval.n_items": 500, "flow.nfe": 5,
+        "train.steps": 3000, "train.batch_size": 64, "train.lr": 3e-3, "train.warmup_steps": 100,
+        "net.channels": 16, "net.time_dim": 32, "eval.n_items": 500, "flow.nfe": 5,
         "flow.nfe_curve": (1, 2, 5, 25),
     },
     "paper": {

@@ -29,21 +29,34 @@ def bcast(t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
 
 
 def envelope(s_bar: torch.Tensor, window: int = 1024) -> torch.Tensor:
-    """Smoothed amplitude envelope of an audio mixture [B, T], normalised to RMS 1 (FLOSS-style)."""
+    """Smoothed amplitude envelope of an audio mixture [B, T]: sqrt of the moving-average power."""
     power = F.avg_pool1d(s_bar.unsqueeze(1) ** 2, window, stride=1, padding=window // 2,
                          count_include_pad=False)[..., : s_bar.shape[-1]].squeeze(1)
-    env = power.clamp_min(1e-10).sqrt()
-    return env / env.pow(2).mean(-1, keepdim=True).sqrt().clamp_min(1e-8)
+    return power.clamp_min(1e-12).sqrt()
+
+
+def rms(s_bar: torch.Tensor) -> torch.Tensor:
+    """Per-item RMS [B, 1, ..., 1] of the mixture."""
+    return s_bar.flatten(1).pow(2).mean(1).sqrt().clamp_min(1e-8).view(-1, *([1] * (s_bar.ndim - 1)))
 
 
 def noise_end(s_bar: torch.Tensor, n_slots: int, sigma: float, generator: torch.Generator | None = None,
-              shaped: bool = False) -> torch.Tensor:
-    """x0 = 1 s_bar + Pp z with z ~ N(0, sigma^2 I) (times the mixture envelope when shaped)."""
+              scale: str = "absolute") -> torch.Tensor:
+    """x0 = 1 s_bar + Pp z, z ~ N(0, sigma^2 I) times a per-item scale.
+
+    scale: "absolute" (images: pixels live in [0, 1]); "rms" (audio: sigma relative to the
+    mixture's RMS, so the noise follows the recording level); "envelope" (FLOSS-style: sigma times
+    the mixture's smoothed amplitude envelope, so silent regions get no noise).
+    """
     shape = (s_bar.shape[0], n_slots, *s_bar.shape[1:])
     z = torch.randn(shape, generator=generator, device="cpu" if generator is None else generator.device,
                     dtype=s_bar.dtype).to(s_bar.device) * sigma
-    if shaped:
+    if scale == "rms":
+        z = z * rms(s_bar).unsqueeze(1)
+    elif scale == "envelope":
         z = z * envelope(s_bar).unsqueeze(1)
+    elif scale != "absolute":
+        raise ValueError(f"unknown noise scale {scale!r}")
     return s_bar.unsqueeze(1) + zero_sum(z)
 
 

@@ -48,8 +48,11 @@ class Method:
 
     def noise_end(self, mix: torch.Tensor, n_slots: int, generator=None) -> torch.Tensor:
         s_bar = mix / n_slots
-        return flow.noise_end(s_bar, n_slots, self.cfg.flow.sigma, generator or self.generator,
-                              shaped=self.cfg.flow.envelope_noise and self.spec.modality == "audio")
+        if self.spec.modality == "audio":
+            scale = "envelope" if self.cfg.flow.envelope_noise else "rms"
+        else:
+            scale = "absolute"
+        return flow.noise_end(s_bar, n_slots, self.cfg.flow.sigma, generator or self.generator, scale=scale)
 
     def regress(self, net: nn.Module, mix: torch.Tensor, n_slots: int, generator=None) -> torch.Tensor:
         """One-step separation x1_hat(x0, 0) = x0 + v(x0, 0); differentiable."""

@@ -56,10 +56,18 @@ def test_path_and_sampler_outputs_sum_to_the_mixture():
 def test_envelope_noise_is_zero_sum_and_follows_the_mixture():
     s_bar = torch.zeros(1, 8000)
     s_bar[:, 4000:] = torch.randn(1, 4000)
-    x0 = flow.noise_end(s_bar, 2, 1.0, shaped=True)
+    x0 = flow.noise_end(s_bar, 2, 1.0, scale="envelope")
     noise = x0 - s_bar.unsqueeze(1)
     assert noise.sum(1).abs().max() < 1e-5
     assert noise[..., :2000].abs().mean() < 0.05 * noise[..., 6000:].abs().mean()
+
+
+def test_rms_noise_follows_the_recording_level():
+    torch.manual_seed(0)
+    s_bar = torch.randn(2, 16000) * torch.tensor([[1e-3], [1.0]])
+    noise = flow.noise_end(s_bar, 3, 0.5, scale="rms") - s_bar.unsqueeze(1)
+    ratio = noise.pow(2).mean((1, 2)).sqrt() / s_bar.pow(2).mean(1).sqrt()
+    torch.testing.assert_close(ratio, torch.full((2,), 0.5 * (2 / 3) ** 0.5), rtol=0.05, atol=0)
 
 
 def test_pit_step_recovers_a_planted_permutation():

@@ -110,4 +110,11 @@ def write_audio(path: str | Path, x: np.ndarray, rate: int, subtype: str | None 
 
 
 def _short(exc: Exception) -> str:
-    return str(exc).strip().splitlines()[-1][:160] if str(exc).strip() else type(exc).__name__
+    """The reason from a reader's error, without soundfile's "Error opening '<path>': " prefix."""
+    text = str(exc).strip()
+    if not text:
+        return type(exc).__name__
+    text = text.splitlines()[-1]
+    if text.startswith("Error opening") and "': " in text:
+        text = text.split("': ", 1)[1]
+    return text[:160]

@@ -6,6 +6,7 @@ slots permutes the outputs, and the same weights run with any number of slots.
 
 from __future__ import annotations
 
+import torch
 from torch import nn
 
 
@@ -13,8 +14,10 @@ def build_net(spec, net_cfg) -> nn.Module:
     if spec.modality == "image":
         from .image import SlotUNet
 
-        return SlotUNet(in_channels=spec.item_shape[0], channels=net_cfg.channels, levels=net_cfg.levels,
-                        time_dim=net_cfg.time_dim)
+        net = SlotUNet(in_channels=spec.item_shape[0], channels=net_cfg.channels, levels=net_cfg.levels,
+                       time_dim=net_cfg.time_dim)
+        # channels-last convolution weights: 1.4x faster training on 2 CPU cores (benchmarks/bench_train.py)
+        return net.to(memory_format=torch.channels_last)
     from .audio import SlotTFNet
 
     return SlotTFNet(channels=net_cfg.channels, levels=net_cfg.levels, time_dim=net_cfg.time_dim,
