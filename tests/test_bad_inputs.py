@@ -199,7 +199,7 @@ CASES = [  # name, argv, exit code, a fragment of the one line, setup (breaks so
     case("truncated-checkpoint", [*PIT, "--seed", "7", "--set", "train.lr=1e30"], 1,
          "is unreadable (truncated (", lambda ctx: truncate(ctx.out / DIVERGED / "checkpoint.pt")),
     case("checkpoint-other-settings", [*PIT, "--seed", "7"], 1,
-         "was written with other settings (train.lr: 1e+30 -> 0.003)"),
+         "was written with other settings (train.lr: 1e+30 -> "),
     case("nan-loss-forced-rerun", [*PIT, "--force", "--set", "train.lr=1e30"], 1,
          "training diverged: the loss is"),
     case("busy-cell", [*PIT, "--force"], 1, "another process is running this cell", hold_lock),
