@@ -12,7 +12,7 @@ Algorithm, per batch of mixtures m (teacher T and student S start from the MixIT
 import torch
 
 from surf_bench.method import Method
-from surf_bench.surf import surf_step
+from surf_bench.surf import PRESET_DEFAULTS, surf_step
 
 
 class SURFRM(Method):
@@ -21,9 +21,7 @@ class SURFRM(Method):
     kind = "flow"
     uses_teacher = True
     init_from = "mixit"
-    # quick: fine-tune the 3000-step mixit cell; a slow teacher (0.999/step) and 30% of steps at t = 0
-    # keep the pseudo-sources from drifting while the student learns t > 0 (16.2 -> 18.1 dB, mnist2-mini)
-    preset_defaults = {"quick": {"train.steps": 1500, "unsup.ema_decay": 0.999, "flow.t0_prob": 0.3}}
+    preset_defaults = PRESET_DEFAULTS
 
     def training_loss(self, batch) -> torch.Tensor:
         step = surf_step(self, batch.mix)

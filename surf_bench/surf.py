@@ -17,6 +17,10 @@ from . import flow
 from .pit import best_permutation, invert_permutation, pairwise_mse, permute_slots
 from .remix import Remix
 
+# quick: fine-tune the 3000-step mixit cell; a slow teacher (0.999/step) and 30% of steps at t = 0
+# keep the pseudo-sources from drifting while the student learns t > 0 (16.2 -> 18.1 dB, mnist2-mini)
+PRESET_DEFAULTS = {"quick": {"train.steps": 1500, "unsup.ema_decay": 0.999, "flow.t0_prob": 0.3}}
+
 
 @dataclass
 class SurfStep:
