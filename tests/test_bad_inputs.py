@@ -221,7 +221,7 @@ def _snapshot(out: Path) -> dict:
 
 
 @pytest.mark.parametrize("argv, code, fragment, setup", CASES)
-def test_bad_input_gives_one_line_and_keeps_results(base, tmp_path, argv, code, fragment, setup):
+def test_bad_input_gives_one_line_and_keeps_results(base, tmp_path, request, argv, code, fragment, setup):
     ctx = SimpleNamespace(base=base, tmp=tmp_path, out=tmp_path / "results", data=base.data, fuss=base.fuss,
                           cleanup=[])
     shutil.copytree(base.out, ctx.out)
@@ -235,9 +235,18 @@ def test_bad_input_gives_one_line_and_keeps_results(base, tmp_path, argv, code, 
         for release in ctx.cleanup:
             release()
     line = one_line(err)
+    _log_message(request.node.callspec.id, exit_code, line, tmp_path)
     assert exit_code == code, err
     assert fragment in line, line
     assert _snapshot(tmp_path / "results") == finished  # finished results untouched, byte for byte
+
+
+def _log_message(name: str, exit_code: int, line: str, tmp_path: Path) -> None:
+    """With $SURF_BENCH_BAD_INPUT_LOG set, append `name | exit code | message` (paths shortened)."""
+    target = os.environ.get("SURF_BENCH_BAD_INPUT_LOG")
+    if target:
+        with open(target, "a") as log:
+            log.write(f"| {name} | {exit_code} | `{line.replace(str(tmp_path), '<tmp>')}` |\n")
 
 
 def test_subprocess_errors_are_one_line_and_debug_shows_the_traceback(base, tmp_path):
