@@ -41,6 +41,7 @@ class NetConfig:
     time_dim: int = 64
     n_fft: int = 256  # audio STFT
     hop: int = 64
+    slot_code: int = 0  # per-slot code from the slot's deviation (breaks slot symmetry at t = 0; 0 = off)
 
 
 @dataclass
@@ -124,18 +125,18 @@ IMAGE_PRESETS: dict[str, dict] = {
 AUDIO_PRESETS: dict[str, dict] = {
     "smoke": {
         "train.steps": 20, "train.batch_size": 4, "train.lr": 2e-3, "train.checkpoint_every": 0,
-        "train.log_every": 10, "net.channels": 16, "net.levels": 1, "net.time_dim": 16,
+        "train.log_every": 10, "net.channels": 16, "net.levels": 1, "net.time_dim": 16, "net.slot_code": 8,
         "eval.n_items": 8, "eval.batch_size": 8, "eval.bootstrap": 200, "flow.nfe": 2,
         "flow.nfe_curve": (1, 2), "eval.sdr_items": 8, "eval.pesq_items": 8,
     },
     "quick": {
         "train.steps": 1500, "train.batch_size": 8, "train.lr": 2e-3, "train.warmup_steps": 100,
-        "net.channels": 64, "net.levels": 2, "eval.n_items": 100, "eval.batch_size": 16,
+        "net.channels": 64, "net.levels": 2, "net.slot_code": 8, "eval.n_items": 100, "eval.batch_size": 16,
         "flow.nfe": 5, "flow.nfe_curve": (1, 5, 25),
     },
     "paper": {
         "train.steps": 200_000, "train.batch_size": 16, "train.lr": 2e-4, "train.warmup_steps": 2000,
-        "net.channels": 256, "net.levels": 3, "net.n_fft": 512, "net.hop": 128, "eval.n_items": 0,
+        "net.channels": 256, "net.levels": 3, "net.n_fft": 512, "net.hop": 128, "net.slot_code": 8, "eval.n_items": 0,
         "eval.batch_size": 16, "flow.nfe": 25, "flow.envelope_noise": True, "train.checkpoint_every": 5000,
         "eval.sdr_items": -1, "eval.pesq_items": -1,
     },
@@ -229,6 +230,7 @@ def validate(config: RunConfig) -> RunConfig:
         (config.train.lr > 0, "train.lr must be > 0"),
         (0.0 <= config.unsup.ema_decay <= 1.0, "unsup.ema_decay must be in [0, 1]"),
         (config.flow.sigma > 0, "flow.sigma must be > 0"),
+        (config.net.slot_code >= 0, "net.slot_code must be >= 0 (0 = off)"),
         (0.0 <= config.flow.t0_prob <= 1.0, "flow.t0_prob must be in [0, 1]"),
         (config.flow.nfe >= 1 and all(n >= 1 for n in config.flow.nfe_curve), "NFE values must be >= 1"),
         (config.unsup.teacher_nfe >= 1, "unsup.teacher_nfe must be >= 1"),

