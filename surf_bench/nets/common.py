@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import torch
 from torch import nn
@@ -44,16 +45,22 @@ def group_count(channels: int) -> int:
     return 1
 
 
+@lru_cache(maxsize=8)
+def fixed_gaussian(rows: int, cols: int, device: str, dtype: torch.dtype, seed: int) -> torch.Tensor:
+    """A seeded N(0, 1) matrix [rows, cols], the same on every call and machine (cached)."""
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randn(rows, cols, generator=generator).to(device=device, dtype=dtype)
+
+
 class SlotCode(nn.Module):
     """c_k = G (x_k - s_bar) / ||x_k - s_bar||, embedded and added to the slot's time embedding.
 
-    G is a fixed Gaussian matrix [dim, N] (seeded, so every call and machine sees the same one).
-    At t = 0 the slots differ only by the noise Pp z, which the slot mean cancels, so a per-sample
-    noise gives no global cue for which source a slot should take; the code is one: a few scalars
-    per slot, N(0, 1) at t = 0, that the network can sort slots by (pit overfitting 8 speech2-mini
-    mixtures: the loss stays at the x0 = m/2 plateau, -2.6 dB, for 300 steps without the code and
-    falls to -11 dB with it). It depends on
-    the slot's own state only, so the net stays permutation-equivariant and, along a sampled path,
+    G is a fixed seeded Gaussian matrix [dim, N]. At t = 0 the slots differ only by the noise
+    Pp z, which the slot mean cancels, so a per-sample noise gives no global cue for which source a
+    slot should take; the code is one: a few scalars per slot, N(0, 1) at t = 0, that the network
+    can sort slots by (pit overfitting 8 speech2-mini mixtures: the loss stays at the x0 = m/2
+    plateau, -2.6 dB, for 300 steps without the code and falls to -11 dB with it). It depends on
+    the slot's own state only, so the net stays permutation-equivariant, and along a sampled path
     the code changes smoothly with x_t.
     """
 
@@ -63,16 +70,9 @@ class SlotCode(nn.Module):
         super().__init__()
         self.dim = dim
         self.embed = nn.Linear(dim, embed_dim)
-        self._basis: dict = {}
 
     def basis(self, size: int, device, dtype) -> torch.Tensor:
-        key = (size, str(device), dtype)
-        if key not in self._basis:
-            if len(self._basis) > 8:
-                self._basis.clear()
-            generator = torch.Generator().manual_seed(self.SEED)
-            self._basis[key] = torch.randn(self.dim, size, generator=generator).to(device=device, dtype=dtype)
-        return self._basis[key]
+        return fixed_gaussian(self.dim, size, str(device), dtype, self.SEED)
 
     def code(self, x: torch.Tensor, s_bar: torch.Tensor) -> torch.Tensor:
         """x [B, K, *S], s_bar [B, *S] -> c [B*K, dim]."""
