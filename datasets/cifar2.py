@@ -4,7 +4,8 @@ Files: the "python version" of https://www.cs.toronto.edu/~kriz/cifar.html, i.e.
 ``cifar-10-batches-py/`` with ``data_batch_1`` .. ``data_batch_5`` and ``test_batch`` (pickled
 dicts, ``b'data'`` uint8 [N, 3072]); the root may be that folder or its parent. Splits: the 50k
 training images are shuffled with a fixed seed into train (45k) and valid (5k); test is the 10k
-test batch. Train pairs are redrawn per epoch from the run's seed; valid/test pairs are fixed.
+test batch. Train pairs are disjoint (each image in one mixture) and fixed; valid/test pairs are
+fixed too (data.dynamic_mixing redraws training pairs per epoch, supervised methods only).
 ``fetch`` downloads ``cifar-10-python.tar.gz`` (md5 c58f30108f718f92721af3b95e74349a, as published
 on that page) and unpacks it. Licence: CIFAR-10 by A. Krizhevsky, V. Nair and G. Hinton (no licence
 stated by the authors; cite their 2009 tech report).
@@ -18,7 +19,7 @@ import torch
 from surf_bench.data.base import DatasetAdapter
 from surf_bench.data.cifar_batches import read_batch
 from surf_bench.data.fetch import Remote, download, extract
-from surf_bench.data.image_pairs import ImageMixtureSplit, shuffled_split_indices
+from surf_bench.data.image_pairs import ImageMixtureSplit, pairing_for, shuffled_split_indices
 from surf_bench.errors import DataError
 
 SPLIT_SEED = 20260106
@@ -45,9 +46,11 @@ class CIFAR2(DatasetAdapter):
     name = "cifar2"
     modality = "image"
     n_slots = 2
+    supports_dynamic_mixing = True
     description = "2-source mixtures of CIFAR-10 images (python batches; m = (x1+x2)/2)"
 
-    def open(self, split: str, root: Path | None = None, seed: int = 0) -> ImageMixtureSplit:
+    def open(self, split: str, root: Path | None = None, seed: int = 0,
+             dynamic_mixing: bool = False) -> ImageMixtureSplit:
         if split not in ("train", "valid", "test"):
             raise DataError(f"cifar2 has splits train, valid, test, not '{split}'")
         root = Path(root) if root else self.default_root()
@@ -70,9 +73,10 @@ class CIFAR2(DatasetAdapter):
             index = index.numpy()
             ids = [f"train{int(i)}" for i in index]
         pixels = torch.from_numpy(images[index]).float().div_(255.0)
-        pair_seed = seed if split == "train" else SPLIT_SEED + 1
+        pairing = pairing_for(split, dynamic_mixing)
+        pair_seed = seed if pairing == "dynamic" else SPLIT_SEED + (2 if split == "train" else 1)
         return ImageMixtureSplit(
-            f"cifar2/{split}", pixels, self.n_slots, pair_seed, dynamic=(split == "train"), image_ids=ids
+            f"cifar2/{split}", pixels, self.n_slots, pair_seed, pairing, image_ids=ids
         )
 
     def fetch(self, root: Path) -> None:

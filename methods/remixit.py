@@ -28,7 +28,7 @@ class ReMixIT(Method):
         teacher_estimates = self.pseudo_sources(batch.mix)
         remix = self.draw_remix(len(batch.mix))
         targets = remix.apply(teacher_estimates)
-        student_estimates = self.regress(self.net, targets.sum(1), self.n_slots)
+        student_estimates = self.separator(self.net, targets.sum(1))
         if self.spec.modality == "audio":
             cost = neg_si_sdr_clamped(student_estimates.unsqueeze(2), targets.unsqueeze(1), self.cfg.unsup.sisdr_clamp)
         else:

@@ -30,8 +30,9 @@ class SelfRemixing(Method):
         teacher_estimates = self.pseudo_sources(batch.mix)
         remix = self.draw_remix(len(batch.mix))
         targets = remix.apply(teacher_estimates)
-        student_estimates = self.regress(self.net, targets.sum(1), self.n_slots)
-        cost = pairwise_regression_cost(student_estimates, targets, self.spec.modality, self.cfg.unsup.snr_tau)
+        student_estimates = self.separator(self.net, targets.sum(1))
+        cost = pairwise_regression_cost(student_estimates, targets, self.spec.modality, self.cfg.unsup.snr_tau,
+                                        targets.sum(1))
         perm = best_permutation(cost.detach())  # student slot i <-> target slot perm[i]
         in_target_order = permute_slots(student_estimates, invert_permutation(perm))
         reconstruction = remix.invert(in_target_order).sum(1)

@@ -1,4 +1,4 @@
-"""Command line: ``surf-bench methods | datasets | run | table | ...``.
+"""Command line: ``surf-bench methods | datasets | fetch | run``.
 
 Every error prints one line, ``error: <what went wrong and what to do>``, on stderr (no traceback
 unless ``--debug`` or ``SURF_BENCH_DEBUG=1``) and exits non-zero: 2 for usage errors (unknown
@@ -16,7 +16,7 @@ from pathlib import Path
 import typer
 
 from . import registry
-from .errors import SurfBenchError
+from .errors import SurfBenchError, UsageError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="surf-bench: unsupervised source separation with flow matching (SURF) benchmark.")
@@ -66,8 +66,8 @@ def fetch(
 
 @app.command("run")
 def run(
-    method: str = typer.Option(..., "--method", "-m", help="Method name (see `surf-bench methods`)."),
-    dataset: str = typer.Option(..., "--dataset", "-d", help="Dataset name (see `surf-bench datasets`)."),
+    method: str | None = typer.Option(None, "--method", "-m", help="Method name (see `surf-bench methods`)."),
+    dataset: str | None = typer.Option(None, "--dataset", "-d", help="Dataset name (see `surf-bench datasets`)."),
     preset: str = typer.Option("quick", "--preset", "-p", help="smoke | quick | paper"),
     seed: int = typer.Option(0, "--seed", help="Seed of the cell (init, data order, noise)."),
     set_: list[str] | None = typer.Option(None, "--set",
@@ -77,21 +77,77 @@ def run(
     force: bool = typer.Option(False, "--force", help="Run a finished cell again from scratch (its results "
                                "are replaced only when the new run has succeeded)."),
     data_root: str | None = typer.Option(None, "--data-root", help="Dataset root folder."),
+    variant: str | None = typer.Option(None, "--variant", help="Name of this cell's variant (default: "
+                                       "'default' for the preset's own settings, else a hash of the --set ones)."),
+    split: str = typer.Option("test", "--split", help="Score on test (the final number, metrics.json) or valid "
+                              "(every choice, metrics.valid.json)."),
+    train_only: bool = typer.Option(False, "--train-only", help="Train the cell (model.pt) without scoring it."),
+    cell: int | None = typer.Option(None, "--cell", help="Run the I-th cell of `surf-bench cells --params FILE`."),
+    params: Path | None = typer.Option(None, "--params", help="Params file of the grid (with --cell)."),
 ):
-    """Train (or resume, or reuse) and evaluate one cell (method, dataset, preset, seed)."""
+    """Train (or resume, or reuse) and score one cell (method, dataset, preset, variant, seed)."""
     from .config import parse_set_options
-    from .runner import CellRequest, run_cell
+    from .runner import CellRequest, run_cell, train_cell
 
-    request = CellRequest(method=method, dataset=dataset, preset=preset, seed=seed,
-                          overrides=parse_set_options(set_ or []), out=out, device=device, force=force,
-                          data_root=data_root)
+    if cell is not None:
+        request = _planned_request(cell, params, method, dataset, set_, out=out, device=device, force=force,
+                                   data_root=data_root, split=split)
+        method, dataset, preset, seed = request.method, request.dataset, request.preset, request.seed
+    elif method is None or dataset is None:
+        raise UsageError("run needs --method and --dataset, or --cell I with --params FILE")
+    else:
+        request = CellRequest(method=method, dataset=dataset, preset=preset, seed=seed,
+                              overrides=parse_set_options(set_ or []), out=out, device=device, force=force,
+                              data_root=data_root, variant=variant, split=split)
+    if train_only:
+        training = train_cell(request, log=log)
+        typer.echo(f"{method} on {dataset} [{preset}, seed {seed}]: trained, {training['steps']} steps in "
+                   f"{training['train_seconds']:.1f} s")
+        return
     result = run_cell(request, log=log)
     metrics = result["metrics"]
     base = result["baseline"]
     shown = "  ".join(f"{k}={metrics[k]:.3f} (mixture {base[k]:.3f})" for k in metrics
                       if not k.endswith("_ci95"))
-    cell = f"{result['method']} on {result['dataset']} [{result['preset']}, seed {result['seed']}]"
-    typer.echo(f"{cell}: {shown}")
+    variant = result.get("variant", "default")
+    variant = "" if variant == "default" else f", variant {variant}"
+    cell = f"{result['method']} on {result['dataset']} [{result['preset']}{variant}, seed {result['seed']}]"
+    typer.echo(f"{cell} {result.get('split', 'test')}: {shown}")
+
+
+def _planned_request(index: int, params: Path | None, method, dataset, set_, **options):
+    from .plan import cell_request, expand, load_params
+
+    if params is None:
+        raise UsageError("--cell needs --params FILE (see `surf-bench cells --params FILE`)")
+    if method or dataset or set_:
+        raise UsageError("--cell takes its method, dataset and settings from the params file; drop --method, "
+                         "--dataset and --set")
+    grid = load_params(params)
+    cells = expand(grid)
+    if not 0 <= index < len(cells):
+        raise UsageError(f"--cell {index}: {params} has {len(cells)} cells (0..{len(cells) - 1})")
+    if str(options.get("out")) == "results" and grid.get("out"):
+        options["out"] = Path(grid["out"])
+    return cell_request(cells[index], grid, **options)
+
+
+@app.command("cells")
+def cells(
+    params: Path | None = typer.Option(None, "--params", help="Params file of the grid (YAML)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the cells as JSON."),
+):
+    """List the cells of a grid in dependency order: index, cell, the cell it starts from."""
+    from .plan import as_json as to_json
+    from .plan import expand, load_params
+
+    planned = expand(load_params(params))
+    if as_json:
+        typer.echo(to_json(planned))
+        return
+    for c in planned:
+        after = f"  <- {c.depends_on}" if c.depends_on is not None else ""
+        typer.echo(f"{c.index:>3}  {c.dataset}/{c.method}/{c.preset}/{c.variant}/seed{c.seed}{after}")
 
 
 def log(message: str) -> None:

@@ -59,7 +59,9 @@ class FlowConfig:
 class UnsupConfig:
     ema_decay: float = 0.99  # teacher decay alpha (what `surf-bench tune` searches)
     ema_every: str = "step"  # step | epoch
-    teacher_nfe: int = 1  # SURF: Euler steps of the teacher's pseudo-source sampler
+    teacher_nfe: int = 1  # SURF: Euler steps of the teacher's pseudo-source sampler (after the warm-up)
+    teacher_warmup: int = 0  # SURF: first N steps the teacher gives its one-step estimate (NFE 1)
+    init_slots: str = "all"  # remixers' separator: all = the net at K slots; topk = MixIT's (2K, K loudest)
     remix_mode: str = "uniform"  # uniform | per_slot | per_slot_constrained
     mixit_init: bool = True  # start teacher and student from the mixit cell's checkpoint
     snr_tau: float = 1e-3  # thresholded-SNR soft threshold (30 dB)
@@ -84,6 +86,7 @@ class EvalConfig:
 class DataConfig:
     root: str = ""  # dataset root; "" = $SURF_BENCH_DATA or ~/.cache/surf_bench/<dataset>
     n_train: int = 0  # cap on training items (0 = all)
+    dynamic_mixing: bool = False  # supervised only: new training mixtures from clean sources every epoch
 
 
 @dataclass
@@ -218,6 +221,7 @@ def validate(config: RunConfig) -> RunConfig:
         ("flow", "sampler"): ("euler", "midpoint"),
         ("unsup", "ema_every"): ("step", "epoch"),
         ("unsup", "remix_mode"): ("uniform", "per_slot", "per_slot_constrained"),
+        ("unsup", "init_slots"): ("all", "topk"),
     }
     for (section, name), allowed in choices.items():
         value = getattr(getattr(config, section), name)
@@ -234,6 +238,7 @@ def validate(config: RunConfig) -> RunConfig:
         (0.0 <= config.flow.t0_prob <= 1.0, "flow.t0_prob must be in [0, 1]"),
         (config.flow.nfe >= 1 and all(n >= 1 for n in config.flow.nfe_curve), "NFE values must be >= 1"),
         (config.unsup.teacher_nfe >= 1, "unsup.teacher_nfe must be >= 1"),
+        (config.unsup.teacher_warmup >= 0, "unsup.teacher_warmup must be >= 0 (steps)"),
     ]
     for ok, message in checks:
         if not ok:

@@ -16,7 +16,7 @@ from torch import nn
 from . import flow
 from .data.base import DataSpec
 from .ema import ema_update, make_teacher
-from .mixit import mixture_consistency
+from .mixit import mixture_consistency, top_k_consistent
 from .nets import build_net
 from .remix import Remix, draw_remix
 
@@ -29,7 +29,9 @@ class Method:
     uses_teacher: bool = False
     init_from: str | None = None  # name of the method whose checkpoint initialises this one
     slot_factor: int = 1  # output slots = slot_factor * K (MixIT: 2)
+    modalities: tuple = ("image", "audio")  # the data a method supports
     preset_defaults: dict = {}
+    training_step: int = 0  # index of the step being computed (set by the Trainer; 0 before training)
 
     def __init__(self, spec: DataSpec, cfg, device: str = "cpu", generator: torch.Generator | None = None):
         self.spec = spec
@@ -65,14 +67,36 @@ class Method:
         x0 = self.noise_end(mix, n_slots, generator)
         return flow.sample(self.velocity(net, mix / n_slots), x0, nfe, self.cfg.flow.sampler)
 
+    @property
+    def topk_separator(self) -> bool:
+        """``unsup.init_slots=topk``: a method started from MixIT separates as MixIT does."""
+        return self.init_from is not None and self.cfg.unsup.init_slots == "topk"
+
+    def separator(self, net: nn.Module, mix: torch.Tensor, generator=None) -> torch.Tensor:
+        """The one-step regression separator of a remixing method: x1_hat(x0, 0) with K slots, or,
+        with ``unsup.init_slots=topk``, the separator the table reports as MixIT: 2K slots, the K
+        most energetic kept, mixture consistency (as the Self-Remixing code starts from)."""
+        if self.topk_separator:
+            return top_k_consistent(self.regress(net, mix, 2 * self.n_slots, generator), self.n_slots, mix)
+        return self.regress(net, mix, self.n_slots, generator)
+
     # --- the teacher side of the remixing methods ------------------------------------------
+    def teacher_nfe(self) -> int:
+        """Flow teachers: 1 (the one-step separator) for the first ``unsup.teacher_warmup`` steps,
+        while the student learns t > 0 from the start it was given, then ``unsup.teacher_nfe``."""
+        unsup = self.cfg.unsup
+        return 1 if self.training_step < unsup.teacher_warmup else unsup.teacher_nfe
+
     def pseudo_sources(self, mix: torch.Tensor) -> torch.Tensor:
-        """Teacher estimates of the batch (no grad), projected to sum exactly to the mixtures."""
+        """Teacher estimates of the batch (no grad), projected to sum exactly to the mixtures. A flow
+        teacher samples its ODE with ``teacher_nfe()`` Euler steps; a one-step flow teacher is the
+        regression separator (x0 + v(x0, 0) = x1_hat(x0, 0), K slots or top-K of 2K)."""
         with torch.no_grad():
-            if self.kind == "flow":
-                est = self.sample(self.teacher, mix, self.n_slots, self.cfg.unsup.teacher_nfe)
+            nfe = self.teacher_nfe() if self.kind == "flow" else 1
+            if nfe > 1:
+                est = self.sample(self.teacher, mix, self.n_slots, nfe)
             else:
-                est = self.regress(self.teacher, mix, self.n_slots)
+                est = self.separator(self.teacher, mix)
             return mixture_consistency(est, mix)
 
     def draw_remix(self, batch: int) -> Remix:
@@ -87,6 +111,8 @@ class Method:
         with torch.no_grad():
             if self.kind == "flow":
                 return self.sample(self.net, mix, self.n_slots, nfe or self.cfg.flow.nfe, generator)
+            if self.init_from is not None:
+                return self.separator(self.net, mix, generator)
             return self.regress(self.net, mix, self.n_slots, generator)
 
     def after_step(self, step: int, epoch_ended: bool) -> None:

@@ -1,11 +1,11 @@
-"""Cell layout on disk, atomic writes and provenance.
+"""Result files: atomic writes, JSON/torch IO, config comparison (docs/architecture.md, "Results").
 
-A cell is (dataset, method, preset, seed): ``<out>/<dataset>/<method>/<preset>/seed<N>/`` holds
-metrics.json, items.csv (per-item rows), checkpoint.pt (resumable state, removed once the cell is
-finished), model.pt (final weights), train_log.csv and ``.lock`` (held by the process running the
-cell). Every file is written to a temporary file in the same folder, fsynced, then renamed, so a
-crash leaves the old file or the new one, never a part of one; metrics.json is renamed last and
-marks the cell finished.
+A cell folder (surf_bench.cells) holds metrics.json / items.csv (the test score and its per-item
+rows), metrics.valid.json / items.valid.csv (the validation score), checkpoint.pt (resumable
+state, removed once the model is written), model.pt (final weights, config and training record),
+train_log.csv and ``.lock`` (held by the process running the cell). Every file is written to a
+temporary file in the same folder, fsynced, then renamed, so a crash leaves the old file or the
+new one, never a part of one; a score file is renamed last and marks its split finished.
 """
 
 from __future__ import annotations
@@ -13,17 +13,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import platform
-import subprocess
 import tempfile
-from importlib import metadata
 from pathlib import Path
 
 import torch
 
 from .errors import SurfBenchError
 
-PACKAGES = ("torch", "numpy", "scipy", "pandas", "surf-bench", "soundfile", "mlxtend", "typer", "filelock")
 # Settings that change how a run is executed, not what it computes: ignored when a finished cell
 # or a checkpoint is compared with the current config.
 RUNTIME_KEYS = frozenset({"train.threads", "train.checkpoint_every", "train.checkpoint_minutes",
@@ -151,10 +147,6 @@ def atomic_torch_save(path: Path, obj) -> None:
     atomic_write_bytes(path, torch_bytes(obj))
 
 
-def atomic_write_csv(path: Path, frame) -> None:
-    atomic_write_bytes(path, frame.to_csv(index=False).encode())
-
-
 def remove_stale_temporaries(directory: Path) -> list[Path]:
     """Temporary files left by a process killed while writing (``.<name>.*.tmp``); call under the lock."""
     removed = []
@@ -196,43 +188,6 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def code_version() -> dict:
-    """Version, git commit and whether the code that computes results (the package, the plugin
-    folders, pyproject.toml) differs from that commit, untracked plugin files included."""
-    root = Path(__file__).resolve().parent.parent
-    paths = ["surf_bench", "methods", "datasets", "pyproject.toml"]
-    try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
-                              timeout=10)
-        status = subprocess.run(["git", "status", "--porcelain", "--", *paths], cwd=root, capture_output=True,
-                                text=True, timeout=10)
-        commit = head.stdout.strip() if head.returncode == 0 else ""
-        dirty = bool(status.stdout.strip()) if status.returncode == 0 and commit else None
-        changed = [line[3:] for line in status.stdout.splitlines()][:50] if dirty else []
-    except (OSError, subprocess.SubprocessError):
-        commit, dirty, changed = "", None, []
-    from . import __version__
-
-    return {"version": __version__, "git_commit": commit or "unknown", "git_dirty": dirty,
-            "git_changed": changed}
-
-
-def package_versions() -> dict:
-    out = {"python": platform.python_version()}
-    for name in PACKAGES:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = None
-    return out
-
-
-def device_description(device: str) -> str:
-    if device.startswith("cuda") and torch.cuda.is_available():
-        return f"cuda:{torch.cuda.get_device_name(torch.device(device))}"
-    return f"cpu:{platform.processor() or platform.machine()} x{torch.get_num_threads()} threads"
-
-
 def load_torch(path: Path, map_location="cpu"):
     """``torch.load`` of a file this package wrote (tensors, numbers, strings and containers only:
     ``weights_only``). Raises ValueError with a short reason when the file is not usable."""
@@ -259,6 +214,13 @@ def _why_unreadable(path: Path, exc: Exception) -> str:
         return f"truncated ({size} bytes, the zip archive is incomplete)"
     first = " ".join(text.split()).split(". ")[0][:160]
     return f"{type(exc).__name__}: {first}"
+
+
+def short_error(exc: BaseException) -> str:
+    """``Type: message`` on one line, at most about 200 characters, for one-line errors."""
+    text = " ".join(str(exc).split())
+    text = text if len(text) <= 200 else text[:197] + "..."
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def load_json(path: Path) -> dict:

@@ -1,18 +1,23 @@
-"""Run one cell: resolve the config, open the data, initialise (MixIT chain), train with resume,
-evaluate, and write metrics.json + items.csv atomically.
+"""Run one cell: train it (or reuse its model), then score it on one split. Orchestration only;
+see docs/architecture.md, "The cell".
 
-- A finished cell (metrics.json present) is reused, after checking it was computed with the same
-  settings (else a one-line error asks for --force); ``--force`` runs it again from scratch and
-  replaces its files only once the new run has succeeded.
-- One process at a time per cell (a file lock on ``<cell>/.lock``); a second one gets CellBusy.
-- An unfinished cell resumes from its checkpoint; with the same seed, a resumed run ends with
-  exactly the metrics of an uninterrupted one (CPU; deterministic algorithms on).
-- Every failure a user can cause leaves as a :mod:`surf_bench.errors` exception naming the file
-  or setting and what to do; finished results are never touched by a failed run.
+1. resolve: method, adapter, config, the cell's identity (variant included) and folder;
+2. reuse: a finished score of the asked split is returned after checking its settings;
+3. train, under the cell's lock: resume from ``checkpoint.pt`` or start (from the init cell's
+   model when the method has ``init_from``; a busy init cell is waited for, never trained twice);
+   a cell whose ``model.pt`` exists is not trained again;
+4. score on the split (``test``: metrics.json + items.csv; ``valid``: metrics.valid.json +
+   items.valid.csv). A new model.pt and train_log.csv are written together with the score, so a
+   failed ``--force`` run leaves every old file in place; a forced retrain then drops the other
+   splits' scores, which belonged to the old model.
+
+Every failure a user can cause leaves as a :mod:`surf_bench.errors` exception naming the file or
+setting and what to do; finished results are never touched by a failed run.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import random
@@ -27,26 +32,39 @@ from filelock import FileLock, Timeout
 
 from . import config as config_mod
 from . import registry
+from .cells import (
+    SPLITS,
+    Cell,
+    check_layout,
+    check_seed,
+    check_split_name,
+    inherited_overrides,
+    items_name,
+    metrics_name,
+    variant_name,
+)
+from .checkpoint import TRAINING_SECTIONS
 from .data.base import check_split
 from .errors import CellBusy, CheckpointError, DataError, SurfBenchError, UsageError
 from .evaluate import evaluate
+from .provenance import code_version, device_description, package_versions
 from .results import (
+    RUNTIME_KEYS,
     atomic_write_many,
-    cell_dir,
-    code_version,
     config_differences,
     describe_differences,
-    device_description,
     ensure_writable,
     file_sha256,
     json_bytes,
     load_json,
     load_torch,
-    package_versions,
     remove_stale_temporaries,
+    short_error,
     torch_bytes,
 )
 from .train import Trainer
+
+INIT_WAIT_SECONDS = float(os.environ.get("SURF_BENCH_INIT_WAIT", 6 * 3600))
 
 
 @dataclass
@@ -60,6 +78,19 @@ class CellRequest:
     device: str = "auto"
     force: bool = False
     data_root: str | None = None
+    variant: str | None = None  # None: "default", or a hash of the settings that differ from the preset
+    split: str = "test"  # what to score: test (the final number) or valid (every choice)
+
+
+@dataclass
+class Resolved:
+    request: CellRequest
+    method_cls: type
+    adapter: object
+    cfg: config_mod.RunConfig
+    cell: Cell
+    directory: Path
+    root: Path  # the dataset root
 
 
 def pick_device(name: str) -> str:
@@ -91,14 +122,37 @@ def set_threads(requested: int) -> int:
     return torch.get_num_threads()
 
 
-def resolve_config(request: CellRequest):
+def resolve_cell(request: CellRequest) -> Resolved:
+    """Method, adapter, config and cell of a request; every bad name or setting is a UsageError."""
+    check_split_name(request.split)
+    check_seed(request.seed)
     method_cls = registry.get_method(request.method)
     adapter = registry.get_dataset(request.dataset)
-    cfg = config_mod.resolve(request.preset, adapter.modality, method_cls.preset_defaults,
-                             adapter.preset_defaults, request.overrides)
+    modalities = getattr(method_cls, "modalities", ("image", "audio"))
+    if adapter.modality not in modalities:
+        raise UsageError(f"method '{request.method}' does not support {adapter.modality} datasets "
+                         f"(it supports {', '.join(modalities)})")
+    resolve = lambda overrides: config_mod.resolve(request.preset, adapter.modality,  # noqa: E731
+                                                   method_cls.preset_defaults, adapter.preset_defaults, overrides)
+    cfg = resolve(request.overrides)
     if request.data_root:
+        if Path(request.data_root).exists() and not Path(request.data_root).is_dir():
+            raise UsageError(f"--data-root {request.data_root} is a file; give the folder that holds the "
+                             f"dataset's files")
         cfg.data.root = request.data_root
-    return method_cls, adapter, cfg
+    if cfg.data.dynamic_mixing:
+        if not method_cls.supervised:
+            raise UsageError(f"data.dynamic_mixing=true makes new training mixtures from clean sources, which the "
+                             f"unsupervised method '{request.method}' cannot have; drop it (unsupervised methods "
+                             "train on the dataset's fixed mixtures)")
+        if not getattr(adapter, "supports_dynamic_mixing", False):
+            raise UsageError(f"dataset '{request.dataset}' has fixed training mixtures only; drop "
+                             "data.dynamic_mixing")
+    variant = variant_name(cfg.to_dict(), resolve({}).to_dict(), request.variant)
+    cell = Cell(request.dataset, request.method, request.preset, variant, request.seed)
+    check_layout(request.out, cell)
+    root = Path(cfg.data.root) if cfg.data.root else adapter.default_root()
+    return Resolved(request, method_cls, adapter, cfg, cell, cell.path(request.out), root)
 
 
 def make_deterministic(device: str) -> None:
@@ -118,10 +172,11 @@ def seed_everything(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-def open_split(adapter, name: str, split: str, root: Path, seed: int):
+def open_split(adapter, name: str, split: str, root: Path, seed: int, dynamic_mixing: bool = False):
     """``adapter.open`` with every failure turned into one DataError that names the files."""
+    options = {"dynamic_mixing": True} if dynamic_mixing and split == "train" else {}
     try:
-        opened = adapter.open(split, root, seed=seed)
+        opened = adapter.open(split, root, seed=seed, **options)
     except SurfBenchError:
         raise
     except OSError as exc:
@@ -129,25 +184,64 @@ def open_split(adapter, name: str, split: str, root: Path, seed: int):
         raise DataError(f"{name}/{split}: cannot read {where} ({exc.strerror or exc}); check the files under "
                         f"{root}") from exc
     except Exception as exc:
-        raise DataError(f"{name}/{split}: the files under {root} could not be read ({_short(exc)}); check "
+        raise DataError(f"{name}/{split}: the files under {root} could not be read ({short_error(exc)}); check "
                         f"them or fetch the dataset again (surf-bench fetch {name} --root {root})") from exc
     return check_split(opened, f"{name}/{split}")
 
 
-def check_specs(name: str, adapter, train_split, test_split) -> None:
-    """Train and test items must agree with each other and with the adapter (slots, item shape)."""
-    train, test = train_split.spec, test_split.spec
-    if train.n_slots != adapter.n_slots or test.n_slots != adapter.n_slots:
+def check_specs(name: str, adapter, train_split, eval_split) -> None:
+    """Train and evaluation items must agree with each other and with the adapter (slots, shape)."""
+    train, other = train_split.spec, eval_split.spec
+    if train.n_slots != adapter.n_slots or other.n_slots != adapter.n_slots:
         raise DataError(f"{name}: the adapter declares K={adapter.n_slots} slots but its splits have "
-                        f"train K={train.n_slots}, test K={test.n_slots}")
-    if train.modality != test.modality or train.modality != adapter.modality:
+                        f"train K={train.n_slots}, {other.name} K={other.n_slots}")
+    if train.modality != other.modality or train.modality != adapter.modality:
         raise DataError(f"{name}: the adapter is {adapter.modality} but its splits are {train.modality} / "
-                        f"{test.modality}")
-    rank_differs = len(train.item_shape) != len(test.item_shape)
-    channels_differ = train.modality == "image" and train.item_shape[:1] != test.item_shape[:1]
-    if None not in test.item_shape and (rank_differs or channels_differ):
-        raise DataError(f"{name}: train items have shape {tuple(train.item_shape)} but test items "
-                        f"{tuple(test.item_shape)}; the files under the dataset root do not match")
+                        f"{other.modality}")
+    rank_differs = len(train.item_shape) != len(other.item_shape)
+    channels_differ = train.modality == "image" and train.item_shape[:1] != other.item_shape[:1]
+    if None not in other.item_shape and (rank_differs or channels_differ):
+        raise DataError(f"{name}: train items have shape {tuple(train.item_shape)} but {other.name} items "
+                        f"{tuple(other.item_shape)}; the files under the dataset root do not match")
+
+
+@contextlib.contextmanager
+def cell_lock(directory: Path, wait: float = 0.0, log=print):
+    """One process at a time per cell. ``wait`` > 0 waits that long for a busy cell (init cells)."""
+    ensure_writable(directory)
+    lock = FileLock(str(directory / ".lock"))
+    try:
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            if wait <= 0:
+                raise
+            log(f"waiting for another process to finish {directory} (up to {wait:.0f} s)")
+            lock.acquire(timeout=wait)
+    except Timeout:
+        waited = f" after waiting {wait:.0f} s" if wait > 0 else ""
+        raise CellBusy(f"another process is running this cell ({directory}){waited}; wait for it to finish, or "
+                       "stop it (a stopped run resumes from its last checkpoint)") from None
+    except OSError as exc:
+        raise SurfBenchError(f"cannot lock {directory / '.lock'} ({exc.strerror or exc}); choose another "
+                             "--out") from None
+    deterministic = (torch.are_deterministic_algorithms_enabled(),
+                     torch.is_deterministic_algorithms_warn_only_enabled())
+    try:
+        remove_stale_temporaries(directory)
+        yield
+    finally:
+        torch.use_deterministic_algorithms(deterministic[0], warn_only=deterministic[1])
+        _remove_if_empty(directory)
+        lock.release()
+
+
+def _remove_if_empty(directory: Path) -> None:
+    """A run that failed before writing anything leaves no folder holding only its lock."""
+    with contextlib.suppress(OSError):
+        if {p.name for p in directory.iterdir()} <= {".lock"}:
+            (directory / ".lock").unlink(missing_ok=True)
+            directory.rmdir()
 
 
 def _finished_result(metrics_path: Path, cfg, directory: Path, log) -> dict:
@@ -163,189 +257,226 @@ def _finished_result(metrics_path: Path, cfg, directory: Path, log) -> dict:
         if differences:
             raise UsageError(f"cell {directory} already finished with other settings "
                              f"({describe_differences(differences)}); add --force to replace its results, "
-                             "or use another --out")
+                             "or name another --variant")
     log(f"cell already finished: {metrics_path} (use --force to run it again)")
     return previous
 
 
-def _load_init_state(request: CellRequest, method_cls, cfg, log) -> tuple[dict, dict]:
-    """The weights of ``method_cls.init_from`` for the same dataset, preset and seed: reuse the
-    finished cell's model.pt, or run that cell first. Returns (state, provenance of the file)."""
-    source = method_cls.init_from
-    directory = cell_dir(request.out, request.dataset, source, request.preset, request.seed)
-    model_path, metrics_path = directory / "model.pt", directory / "metrics.json"
-    same = " and the same --set options" if request.overrides else ""
+# --- 1. the cell a method starts from ---------------------------------------------------------
+def _init_state(r: Resolved, log) -> tuple[dict, dict]:
+    """The weights of ``init_from`` for the same dataset, preset and seed, with the request's
+    inherited overrides (network, data): its model.pt, trained first when missing."""
+    source = r.method_cls.init_from
+    request = r.request
+    init_request = CellRequest(source, request.dataset, request.preset, request.seed,
+                               inherited_overrides(request.overrides), request.out, request.device, False,
+                               request.data_root)
+    init = resolve_cell(init_request)
+    model_path = init.directory / "model.pt"
     retrain = (f"retrain it with `surf-bench run --method {source} --dataset {request.dataset} --preset "
-               f"{request.preset} --seed {request.seed} --out {request.out} --force`{same}, or pass "
-               "--set unsup.mixit_init=false")
-    if not metrics_path.exists():
-        log(f"{request.method} starts from the {source} cell; training it first ({directory})")
-        run_cell(CellRequest(source, request.dataset, request.preset, request.seed, request.overrides,
-                             request.out, request.device, False, request.data_root), log=log)
+               f"{request.preset} --seed {request.seed} --out {request.out} --force` and the same --set net.* "
+               "options, or pass --set unsup.mixit_init=false")
     if not model_path.is_file():
-        raise CheckpointError(f"{request.method} starts from the {source} checkpoint {model_path}, which is "
-                              f"missing although that cell is finished; {retrain}")
+        log(f"{request.method} starts from the {source} cell; training it first ({init.directory})")
+        train_cell(init_request, log=log, wait=INIT_WAIT_SECONDS)
     try:
         state = load_torch(model_path)
         if not isinstance(state, dict) or "net" not in state:
             raise ValueError("it holds no 'net' weights")
     except ValueError as exc:
-        raise CheckpointError(f"the {source} checkpoint {model_path} is unreadable ({exc}); "
-                              f"{retrain}") from None
-    info = load_json(metrics_path)
+        raise CheckpointError(f"the {source} checkpoint {model_path} is unreadable ({exc}); {retrain}") from None
     trained_on = state.get("dataset")
-    if trained_on != request.dataset or info.get("dataset", request.dataset) != request.dataset:
+    if trained_on != request.dataset:
         raise CheckpointError(f"the {source} checkpoint {model_path} was trained on '{trained_on}', not "
                               f"'{request.dataset}': it cannot initialise {request.method} here; {retrain}")
-    old_config = (info.get("provenance") or {}).get("config")
-    if old_config:
-        differences = config_differences(old_config, cfg.to_dict(), sections=("net",))
-        if differences:
-            raise CheckpointError(f"the {source} checkpoint {model_path} was trained with another network "
-                                  f"({describe_differences(differences)}); use the same --set net.* options "
-                                  f"as that cell, or {retrain}")
+    differences = config_differences(state.get("config") or {}, r.cfg.to_dict(), sections=("net",))
+    if differences:
+        raise CheckpointError(f"the {source} checkpoint {model_path} was trained with another network "
+                              f"({describe_differences(differences)}); use the same --set net.* options "
+                              f"as that cell, or {retrain}")
     provenance = {"path": str(model_path), "sha256": file_sha256(model_path), "method": source,
-                  "config_hash": (info.get("provenance") or {}).get("config_hash")}
+                  "config_hash": state.get("config_hash")}
     return state, provenance
 
 
-def run_cell(request: CellRequest, log=print) -> dict:
-    method_cls, adapter, cfg = resolve_config(request)
-    if adapter.modality not in getattr(method_cls, "modalities", ("image", "audio")):
-        raise UsageError(f"method '{request.method}' does not support {adapter.modality} datasets")
-    device = pick_device(request.device)
-    directory = cell_dir(request.out, request.dataset, request.method, request.preset, request.seed)
-    metrics_path = directory / "metrics.json"
-    if metrics_path.exists() and not request.force:
-        return _finished_result(metrics_path, cfg, directory, log)
-    ensure_writable(directory)
-    lock = FileLock(str(directory / ".lock"))
+# --- 2. training ------------------------------------------------------------------------------
+def _build_method(r: Resolved, spec, device: str, generator):
     try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        raise CellBusy(f"another process is running this cell ({directory}); wait for it to finish, or stop "
-                       "it (a stopped run resumes from its last checkpoint)") from None
-    except OSError as exc:
-        raise SurfBenchError(f"cannot lock {directory / '.lock'} ({exc.strerror or exc}); choose another "
-                             "--out") from None
-    try:
-        if metrics_path.exists() and not request.force:  # finished by another process while we waited
-            return _finished_result(metrics_path, cfg, directory, log)
-        remove_stale_temporaries(directory)
-        deterministic = (torch.are_deterministic_algorithms_enabled(),
-                         torch.is_deterministic_algorithms_warn_only_enabled())
-        try:
-            return _run_locked(request, method_cls, adapter, cfg, device, directory, log)
-        finally:
-            torch.use_deterministic_algorithms(deterministic[0], warn_only=deterministic[1])
-    finally:
-        lock.release()
-
-
-def _run_locked(request, method_cls, adapter, cfg, device, directory, log) -> dict:
-    threads = set_threads(cfg.train.threads)
-    root = Path(cfg.data.root) if cfg.data.root else adapter.default_root()
-    train_split = open_split(adapter, request.dataset, "train", root, request.seed)
-    test_split = open_split(adapter, request.dataset, "test", root, request.seed)
-    check_specs(request.dataset, adapter, train_split, test_split)
-    make_deterministic(device)
-    generator = seed_everything(request.seed)
-    try:
-        method = method_cls(train_split.spec, cfg, device=device, generator=generator)
+        return r.method_cls(spec, r.cfg, device=device, generator=generator)
     except (RuntimeError, ValueError) as exc:
-        shape = tuple(train_split.spec.item_shape)
-        raise SurfBenchError(f"cannot build {request.method} for {request.dataset} items of shape {shape} "
-                             f"({_short(exc)}); check the net.* settings") from exc
-    checkpoint = directory / "checkpoint.pt"
-    trainer = Trainer(method, train_split, cfg, request.seed, checkpoint, log=log)
+        raise SurfBenchError(f"cannot build {r.cell.method} for {r.cell.dataset} items of shape "
+                             f"{tuple(spec.item_shape)} ({short_error(exc)}); check the net.* settings") from exc
+
+
+def _open_train(r: Resolved):
+    return open_split(r.adapter, r.cell.dataset, "train", r.root, r.cell.seed, r.cfg.data.dynamic_mixing)
+
+
+def _load_model(r: Resolved, train_split, device: str):
+    """A trained cell's model.pt, checked against this config: (method, training record)."""
+    model_path = r.directory / "model.pt"
+    try:
+        state = load_torch(model_path)
+        if not isinstance(state, dict) or "net" not in state or "training" not in state:
+            raise ValueError("it is not a finished model of this version of surf-bench")
+    except ValueError as exc:
+        raise CheckpointError(f"{model_path} is unreadable ({exc}); run again with --force to retrain this "
+                              "cell") from None
+    differences = config_differences(state.get("config") or {}, r.cfg.to_dict(), ignore=RUNTIME_KEYS,
+                                     sections=TRAINING_SECTIONS)
+    if differences:
+        raise UsageError(f"cell {r.directory} was trained with other settings "
+                         f"({describe_differences(differences)}); add --force to retrain it, or name another "
+                         "--variant")
+    method = _build_method(r, train_split.spec, device, seed_everything(r.cell.seed))
+    method.net.load_state_dict(state["net"])
+    method.net.eval()
+    return method, state["training"]
+
+
+def _train(r: Resolved, train_split, device: str, log):
+    """Train (or resume) the cell. Returns (method, training record, files to write)."""
+    cfg, request = r.cfg, r.request
+    threads = set_threads(cfg.train.threads)
+    make_deterministic(device)
+    method = _build_method(r, train_split.spec, device, seed_everything(r.cell.seed))
+    checkpoint = r.directory / "checkpoint.pt"
+    trainer = Trainer(method, train_split, cfg, r.cell.seed, checkpoint, log=log)
     # --force starts over: a checkpoint left by an earlier attempt is dropped; the finished results
-    # (metrics.json, items.csv, model.pt, train_log.csv) stay in place until the new ones replace them.
+    # stay in place until the new ones replace them.
     if request.force:
         checkpoint.unlink(missing_ok=True)
     resumed = trainer.try_resume()
     init = None
-    if method_cls.init_from and cfg.unsup.mixit_init:
+    if r.method_cls.init_from and cfg.unsup.mixit_init:
         if resumed:
             init = trainer.meta.get("init")
         else:
-            state, init = _load_init_state(request, method_cls, cfg, log)
+            state, init = _init_state(r, log)
             try:
                 method.initialise(state)
             except (RuntimeError, KeyError, ValueError) as exc:
-                raise CheckpointError(f"the {method_cls.init_from} checkpoint {init['path']} does not fit "
-                                      f"{request.method}'s network ({_short(exc)}); retrain it with --force "
+                raise CheckpointError(f"the {r.method_cls.init_from} checkpoint {init['path']} does not fit "
+                                      f"{r.cell.method}'s network ({short_error(exc)}); retrain it with --force "
                                       "and the same --set net.* options") from None
             trainer.meta["init"] = init
     if not resumed:
         # Training starts from the same global random state whether or not the init cell had to be
         # trained first in this process (a resumed run restores the states from its checkpoint).
-        seed_everything(request.seed)
-    started = time.perf_counter()
-    train_info = trainer.run()
-    eval_start = time.perf_counter()
-    try:
-        result = evaluate(method, test_split, cfg, device)
-    except SurfBenchError:
-        raise
-    except RuntimeError as exc:
-        retry = ("run again with --force to retrain and retry" if request.force else
-                 f"the trained state is kept in {checkpoint}: run again to retry the evaluation")
-        raise SurfBenchError(f"evaluation of {request.method} on {request.dataset} failed ({_short(exc)}); "
-                             f"{retry} (--debug shows the traceback)") from exc
-    eval_seconds = time.perf_counter() - eval_start
-    items = result.pop("items")
-    payload = {
-        "method": request.method,
-        "dataset": request.dataset,
-        "preset": request.preset,
-        "seed": request.seed,
-        "modality": adapter.modality,
-        "supervised": method_cls.supervised,
-        "kind": method_cls.kind,
+        seed_everything(r.cell.seed)
+    info = trainer.run()
+    training = {
+        "steps": info["steps"], "train_seconds": info["train_seconds"], "resumed": resumed,
+        "resumed_from_step": info["resumed_from_step"], "train_mixtures": info["train_mixtures"],
+        "dynamic_mixing": cfg.data.dynamic_mixing, "threads": threads, "device": device_description(device),
+        "init": init, "code": code_version(),
+        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    import pandas as pd
+
+    model = {"net": method.net.state_dict(), "method": r.cell.method, "dataset": r.cell.dataset,
+             "preset": r.cell.preset, "variant": r.cell.variant, "seed": r.cell.seed, "config_hash": cfg.hash(),
+             "config": cfg.to_dict(), "training": training}
+    files = {"train_log.csv": pd.DataFrame(info["history"]).to_csv(index=False).encode(),
+             "model.pt": torch_bytes(model)}
+    return method, training, files
+
+
+def _trained(r: Resolved, train_split, device: str, log):
+    """(method, training record, files still to write): a finished model, or a new training."""
+    if (r.directory / "model.pt").is_file() and not r.request.force:
+        method, training = _load_model(r, train_split, device)
+        set_threads(r.cfg.train.threads)
+        return method, training, {}
+    return _train(r, train_split, device, log)
+
+
+def _commit_training(r: Resolved, files: dict, extra: dict | None = None) -> None:
+    """Write a new model (with its score, if any) as one unit, then drop what described the old one."""
+    atomic_write_many(r.directory, {**files, **(extra or {})})
+    (r.directory / "checkpoint.pt").unlink(missing_ok=True)
+    if files and r.request.force:
+        kept = set(extra or {})
+        for split in SPLITS:
+            for name in (metrics_name(split), items_name(split)):
+                if name not in kept:
+                    (r.directory / name).unlink(missing_ok=True)
+
+
+def train_cell(request: CellRequest, log=print, wait: float = 0.0) -> dict:
+    """Train a cell without scoring it (init cells, ``--train-only``); returns its training record."""
+    r = resolve_cell(request)
+    with cell_lock(r.directory, wait, log):
+        device = pick_device(request.device)
+        train_split = _open_train(r)
+        _, training, files = _trained(r, train_split, device, log)
+        if files:
+            _commit_training(r, files)
+        return training
+
+
+# --- 3. the score -----------------------------------------------------------------------------
+def metrics_record(r: Resolved, result: dict, training: dict, split_obj, method, device: str,
+                   eval_seconds: float) -> dict:
+    """metrics[.split].json: identity, scores, training summary and provenance, in one place."""
+    cell, cfg, init = r.cell, r.cfg, training.get("init")
+    return {
+        "method": cell.method, "dataset": cell.dataset, "preset": cell.preset, "variant": cell.variant,
+        "seed": cell.seed, "split": r.request.split, "modality": r.adapter.modality,
+        "supervised": r.method_cls.supervised, "kind": r.method_cls.kind,
         **result,
-        "train": {k: v for k, v in train_info.items() if k != "history"},
+        "train": {k: training[k] for k in ("steps", "train_seconds", "resumed_from_step", "train_mixtures")},
         "provenance": {
-            "config_hash": cfg.hash(),
-            "config": cfg.to_dict(),
-            "code": code_version(),
-            "packages": package_versions(),
-            "device": device_description(device),
-            "threads": threads,
-            "seed": request.seed,
-            "eval_seed": cfg.eval.seed,
+            "config_hash": cfg.hash(), "config": cfg.to_dict(), "code": code_version(),
+            "train_code": training.get("code"), "packages": package_versions(),
+            "device": device_description(device), "train_device": training.get("device"),
+            "threads": torch.get_num_threads(),
+            "seed": cell.seed, "eval_seed": cfg.eval.seed,
             "deterministic": torch.are_deterministic_algorithms_enabled(),
-            "wall_seconds": round(train_info["train_seconds"] + eval_seconds, 2),
-            "train_seconds": train_info["train_seconds"],
-            "eval_seconds": round(eval_seconds, 2),
-            "session_seconds": round(time.perf_counter() - started, 2),
-            "resumed": resumed,
-            "resumed_from_step": train_info["resumed_from_step"],
+            "wall_seconds": round(training["train_seconds"] + eval_seconds, 2),
+            "train_seconds": training["train_seconds"], "eval_seconds": round(eval_seconds, 2),
+            "resumed": training["resumed"], "resumed_from_step": training["resumed_from_step"],
+            "train_mixtures": training["train_mixtures"], "dynamic_mixing": training["dynamic_mixing"],
             "init_checkpoint": init["path"] if init else None,
             "init_checkpoint_sha256": init["sha256"] if init else None,
             "init_config_hash": init["config_hash"] if init else None,
-            "test_manifest_hash": test_split.manifest_hash(),
+            f"{r.request.split}_manifest_hash": split_obj.manifest_hash(),
             "n_params": sum(p.numel() for p in method.net.parameters()),
             "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "host": platform.node(),
         },
     }
-    import pandas as pd
-
-    model = {"net": method.net.state_dict(), "method": request.method, "dataset": request.dataset,
-             "preset": request.preset, "seed": request.seed, "config_hash": cfg.hash()}
-    # metrics.json goes last: it marks the cell finished, so a crash before it leaves the old results
-    # (or none) and the checkpoint, never a metrics.json without its model and rows.
-    atomic_write_many(directory, {
-        "items.csv": items.to_csv(index=False).encode(),
-        "train_log.csv": pd.DataFrame(train_info["history"]).to_csv(index=False).encode(),
-        "model.pt": torch_bytes(model),
-        "metrics.json": json_bytes(payload),
-    })
-    checkpoint.unlink(missing_ok=True)
-    return payload
 
 
-def _short(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    text = text if len(text) <= 200 else text[:197] + "..."
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+def run_cell(request: CellRequest, log=print) -> dict:
+    """Train the cell if needed, score it on ``request.split`` and return its metrics record."""
+    r = resolve_cell(request)
+    metrics_path = r.directory / metrics_name(request.split)
+    if metrics_path.exists() and not request.force:
+        return _finished_result(metrics_path, r.cfg, r.directory, log)
+    device = pick_device(request.device)
+    with cell_lock(r.directory, 0, log):
+        if metrics_path.exists() and not request.force:  # finished by another process meanwhile
+            return _finished_result(metrics_path, r.cfg, r.directory, log)
+        train_split = _open_train(r)
+        eval_split = open_split(r.adapter, r.cell.dataset, request.split, r.root, r.cell.seed)
+        check_specs(r.cell.dataset, r.adapter, train_split, eval_split)
+        method, training, files = _trained(r, train_split, device, log)
+        make_deterministic(device)
+        started = time.perf_counter()
+        try:
+            result = evaluate(method, eval_split, r.cfg, device)
+        except SurfBenchError:
+            raise
+        except RuntimeError as exc:
+            retry = ("run again with --force to retrain and retry" if request.force else
+                     "the trained state is kept: run again to retry the evaluation")
+            raise SurfBenchError(f"evaluation of {request.method} on {request.dataset}/{request.split} failed "
+                                 f"({short_error(exc)}); {retry} (--debug shows the traceback)") from exc
+        items = result.pop("items")
+        payload = metrics_record(r, result, training, eval_split, method, device, time.perf_counter() - started)
+        # The score goes last: it marks the split finished, so a crash before it leaves the old
+        # results (or none) and the checkpoint, never a score without its model and rows.
+        _commit_training(r, files, {items_name(request.split): items.to_csv(index=False).encode(),
+                                    metrics_name(request.split): json_bytes(payload)})
+        return payload

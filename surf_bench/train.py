@@ -1,5 +1,5 @@
 """The training loop shared by every method: AdamW, warm-up + cosine schedule, gradient clipping,
-EMA hook, NaN guard, and resumable checkpoints, written atomically.
+EMA hook, NaN guard, and resumable checkpoints (written and checked by surf_bench.checkpoint).
 
 A checkpoint holds everything the rest of the run depends on: the modules (student and EMA
 teacher), optimiser, scheduler, every random state (the method's generator, torch's CPU and CUDA
@@ -12,22 +12,17 @@ and a run killed at any point and resumed ends with exactly the metrics of an un
 from __future__ import annotations
 
 import math
-import random
 import signal
 import threading
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
+from .checkpoint import CHECKPOINT_VERSION, read_checkpoint, rng_states, set_rng_states, write_checkpoint
 from .data.views import EpochSampler
 from .errors import CheckpointError, Interrupted, SurfBenchError, TrainingDiverged
-from .results import RUNTIME_KEYS, atomic_torch_save, config_differences, describe_differences, load_torch
-
-CHECKPOINT_VERSION = 2
-# What a checkpoint is compared on when a run resumes: the settings that shape training.
-TRAINING_SECTIONS = ("train", "net", "flow", "unsup", "data")
+from .results import short_error
 
 
 def lr_lambda(warmup: int, total: int, cosine: bool):
@@ -40,40 +35,6 @@ def lr_lambda(warmup: int, total: int, cosine: bool):
         return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress))
 
     return factor
-
-
-def _numpy_state() -> dict:
-    name, keys, pos, has_gauss, gauss = np.random.get_state()
-    return {"name": name, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
-            "has_gauss": int(has_gauss), "gauss": float(gauss)}
-
-
-def _set_numpy_state(state: dict) -> None:
-    np.random.set_state((state["name"], state["keys"].numpy().astype(np.uint32), state["pos"],
-                         state["has_gauss"], state["gauss"]))
-
-
-def rng_states(generator: torch.Generator) -> dict:
-    states = {"generator": generator.get_state(), "torch": torch.get_rng_state(), "numpy": _numpy_state(),
-              "python": list(_python_state())}
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
-        states["cuda"] = torch.cuda.get_rng_state_all()
-    return states
-
-
-def _python_state():
-    version, internal, gauss = random.getstate()
-    return version, list(internal), gauss
-
-
-def set_rng_states(generator: torch.Generator, states: dict) -> None:
-    generator.set_state(states["generator"])
-    torch.set_rng_state(states["torch"])
-    _set_numpy_state(states["numpy"])
-    version, internal, gauss = states["python"]
-    random.setstate((version, tuple(internal), gauss))
-    if "cuda" in states and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(states["cuda"])
 
 
 class Trainer:
@@ -138,34 +99,20 @@ class Trainer:
         self.meta = dict(state.get("meta") or {})
 
     def save(self) -> None:
-        atomic_torch_save(self.checkpoint, self.state_dict())
+        write_checkpoint(self.checkpoint, self.state_dict())
         self.saved_step = self.step
 
     def try_resume(self) -> bool:
         """Load the checkpoint when there is one. It must be readable and written with the same
         training settings (runtime-only ones such as threads or checkpoint_every aside)."""
-        if not self.checkpoint.exists():
+        state = read_checkpoint(self.checkpoint, self.cfg)
+        if state is None:
             return False
-        try:
-            state = load_torch(self.checkpoint)  # on the CPU: RNG states must stay there
-            if not isinstance(state, dict) or state.get("version") != CHECKPOINT_VERSION:
-                raise ValueError("not a checkpoint of this version of surf-bench")
-        except ValueError as exc:
-            raise CheckpointError(
-                f"checkpoint {self.checkpoint} is unreadable ({exc}); delete it to train this cell from the "
-                "start, or run again with --force") from None
-        differences = config_differences(state.get("config", {}), self.cfg.to_dict(),
-                                         ignore=RUNTIME_KEYS, sections=TRAINING_SECTIONS)
-        if differences:
-            raise CheckpointError(
-                f"checkpoint {self.checkpoint} (step {state.get('step')}) was written with other settings "
-                f"({describe_differences(differences)}); run again with --force to start over with the new "
-                "ones, or with the old ones to resume")
         try:
             self.load_state_dict(state)
         except Exception as exc:
             raise CheckpointError(
-                f"checkpoint {self.checkpoint} does not fit this method's networks ({_short(exc)}); delete "
+                f"checkpoint {self.checkpoint} does not fit this method's networks ({short_error(exc)}); delete "
                 "it or run again with --force") from None
         self.saved_step = self.resumed_from = self.step
         self.log(f"resumed from {self.checkpoint} at step {self.step}")
@@ -228,7 +175,7 @@ class Trainer:
                 hint = ("lower train.batch_size or net.channels" if "out of memory" in str(exc).lower()
                         else "rerun with --debug for the traceback")
                 step = self.step + 1
-                raise SurfBenchError(f"training failed at step {step}: {_short(exc)}; {hint}") from exc
+                raise SurfBenchError(f"training failed at step {step}: {short_error(exc)}; {hint}") from exc
             self.running += loss
             if self.step % tc.log_every == 0 or self.step == tc.steps:
                 count = tc.log_every if self.step % tc.log_every == 0 else self.step % tc.log_every
@@ -254,10 +201,11 @@ class Trainer:
             raise self._interrupted()
         net.eval()
         return {"steps": self.step, "train_seconds": round(self.wall_seconds, 2), "history": self.history,
-                "resumed_from_step": self.resumed_from}
+                "resumed_from_step": self.resumed_from, "train_mixtures": self.sampler.distinct_mixtures()}
 
     def _update(self, tc, net) -> float:
         batch = self.sampler.next()
+        self.method.training_step = self.step
         loss = self.method.training_loss(batch)
         value = loss.item()
         if not math.isfinite(value):
@@ -274,9 +222,3 @@ class Trainer:
         epoch_ended = self.sampler.position + self.sampler.batch_size > self.sampler.size
         self.method.after_step(self.step, epoch_ended)
         return value
-
-
-def _short(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    text = text if len(text) <= 200 else text[:197] + "..."
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

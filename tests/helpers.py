@@ -6,10 +6,10 @@ from surf_bench import config, registry
 from surf_bench.data.image_pairs import ImageMixtureSplit
 
 
-def tiny_image_split(n_images=16, size=8, n_slots=2, seed=0, dynamic=False, channels=1):
+def tiny_image_split(n_images=16, size=8, n_slots=2, seed=0, pairing="fixed", channels=1):
     g = torch.Generator().manual_seed(seed)
     images = torch.rand(n_images, channels, size, size, generator=g)
-    return ImageMixtureSplit("tiny", images, n_slots, seed, dynamic=dynamic)
+    return ImageMixtureSplit("tiny", images, n_slots, seed, pairing)
 
 
 def make_method(name, spec, preset="smoke", overrides=None, seed=0):

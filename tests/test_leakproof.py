@@ -41,7 +41,7 @@ class PoisonedSplit(SourceSplit):
 
 
 def _train(name, tmp_path):
-    split = PoisonedSplit(tiny_image_split(n_images=16, dynamic=True))
+    split = PoisonedSplit(tiny_image_split(n_images=16, pairing="dynamic"))
     cls = registry.get_method(name)
     cfg = config.resolve("smoke", "image", cls.preset_defaults, None,
                          {"train.steps": 2, "train.batch_size": 4, "net.channels": 8})

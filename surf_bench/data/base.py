@@ -5,8 +5,10 @@ its ``K`` source slots (all-zero slots for inactive sources). Mixtures are eithe
 the sources (images: m = (x1 + x2) / 2) or their *sum* (audio); :func:`mixture_sum` turns either
 into the sum that mixture consistency preserves.
 
-Unsupervised methods never get a split: they get a :class:`MixturesOnly` view (see
-``surf_bench.data.views``).
+Unsupervised methods never get a split: they get :class:`MixtureBatch` objects (see
+``surf_bench.data.views``). Training mixtures are a fixed set by default (docs/architecture.md,
+"Protocol"); ``data.dynamic_mixing`` (supervised methods only) asks an adapter that supports it
+for new training mixtures every epoch.
 """
 
 from __future__ import annotations
@@ -59,8 +61,11 @@ class SourceSplit(abc.ABC):
     def sources_batch(self, index: torch.Tensor) -> torch.Tensor:
         return torch.stack([self.sources(int(i)) for i in index])
 
+    dynamic_mixing: bool = False  # True: set_epoch draws new mixtures from the clean sources
+
     def set_epoch(self, epoch: int) -> None:  # noqa: B027 - optional hook, a no-op by default
-        """Splits with dynamic mixing redraw their pairs per epoch (deterministically)."""
+        """Splits with dynamic mixing redraw their mixtures per epoch (deterministically); others may
+        change only what needs no source (e.g. a random crop of a fixed mixture)."""
 
     def manifest_hash(self) -> str:
         digest = hashlib.sha256("\n".join(self.item_ids()).encode())
@@ -75,11 +80,14 @@ class DatasetAdapter(abc.ABC):
     n_slots: int = 0
     description: str = ""
     offline: bool = False  # True: builds on a fresh machine with no download
+    supports_dynamic_mixing: bool = False  # True: open("train", ..., dynamic_mixing=True) redraws per epoch
     preset_defaults: dict = {}
 
     @abc.abstractmethod
     def open(self, split: str, root: Path, seed: int = 0) -> SourceSplit:
-        """Open ``split`` (train | valid | test) under ``root``; raise DataError when absent."""
+        """Open ``split`` (train | valid | test) under ``root``; raise DataError when absent.
+
+        Adapters with ``supports_dynamic_mixing`` also take ``dynamic_mixing: bool = False``."""
 
     def default_root(self) -> Path:
         import os

@@ -1,7 +1,13 @@
 """Image mixtures of K random images, m = (x_1 + ... + x_K) / K with pixels in [0, 1] [paper demo].
 
-Train splits redraw their pairs every epoch (dynamic mixing, deterministic in (seed, epoch));
-evaluation splits keep the pairs fixed by the seed, so every method scores the same mixtures.
+Three ways to group the images (``pairing``), see docs/architecture.md "Data":
+- ``disjoint`` (training, the default for every method): the images are shuffled once by the
+  dataset's seed and cut into groups of K, so each image is in exactly one mixture and the set of
+  N // K training mixtures never changes: what an unsupervised user has;
+- ``fixed`` (valid / test): N mixtures, image i with K - 1 others, fixed by the seed, so every
+  method scores the same mixtures;
+- ``dynamic`` (``data.dynamic_mixing``, supervised methods only): new groups every epoch,
+  deterministic in (seed, epoch); making them needs the clean images.
 """
 
 from __future__ import annotations
@@ -23,9 +29,21 @@ def shuffled_split_indices(n: int, fractions: dict[str, float], seed: int) -> di
     return out
 
 
+PAIRINGS = ("disjoint", "fixed", "dynamic")
+
+
+def pairing_for(split: str, dynamic_mixing: bool) -> str:
+    """The pairing of an image split: disjoint (or dynamic) training pairs, fixed evaluation pairs."""
+    if split != "train":
+        return "fixed"
+    return "dynamic" if dynamic_mixing else "disjoint"
+
+
 class ImageMixtureSplit(SourceSplit):
-    def __init__(self, name: str, images: torch.Tensor, n_slots: int, seed: int, dynamic: bool,
+    def __init__(self, name: str, images: torch.Tensor, n_slots: int, seed: int, pairing: str = "fixed",
                  image_ids: list[str] | None = None):
+        if pairing not in PAIRINGS:
+            raise ValueError(f"pairing must be one of {PAIRINGS}, not {pairing!r}")
         if images.ndim != 4:
             raise DataError(f"{name}: images must be [N, C, H, W], got shape {tuple(images.shape)}")
         if len(images) < n_slots:
@@ -38,19 +56,26 @@ class ImageMixtureSplit(SourceSplit):
         self.spec = DataSpec(name=name, modality="image", n_slots=n_slots,
                              item_shape=tuple(images.shape[1:]), mixing="mean")
         self.seed = seed
-        self.dynamic = dynamic
+        self.pairing = pairing
         self.set_epoch(0)
 
     def set_epoch(self, epoch: int) -> None:
-        if not self.dynamic and hasattr(self, "groups"):
+        if self.pairing != "dynamic" and hasattr(self, "groups"):
             return
-        n = len(self.images)
-        generator = torch.Generator().manual_seed(self.seed * 7919 + (epoch if self.dynamic else 0))
+        n, k = len(self.images), self.spec.n_slots
+        generator = torch.Generator().manual_seed(self.seed * 7919 + (epoch if self.pairing == "dynamic" else 0))
         order = torch.randperm(n, generator=generator)
+        if self.pairing == "disjoint":
+            self.groups = order[: n // k * k].view(-1, k)  # [N // K, K], every image once
+            return
         # K distinct images per mixture: slot k takes order rolled by a distinct offset.
         offsets = torch.randperm(n - 1, generator=generator)[: self.spec.n_slots - 1] + 1
         columns = [order] + [order.roll(-int(o)) for o in offsets]
         self.groups = torch.stack(columns, dim=1)  # [N, K]
+
+    @property
+    def dynamic_mixing(self) -> bool:
+        return self.pairing == "dynamic"
 
     def __len__(self) -> int:
         return len(self.groups)

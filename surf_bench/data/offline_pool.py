@@ -2,8 +2,10 @@
 
 A set is a pool of clips per split, written once into ``<root>/v<version>/`` by an atomic cached
 build (surf_bench.data.manifest.cached_build), and a recipe that mixes them: evaluation splits
-read a fixed recipe from ``<split>_items.csv``; the train split draws a new one every epoch from
-(seed, epoch). Subclasses give ``params``, ``build`` and ``train_recipe``.
+read a fixed recipe from ``<split>_items.csv``; the train split's recipe is drawn once from the
+adapter's ``train_mix_seed`` (a fixed set of training mixtures, whatever the run's seed), or, with
+``dynamic_mixing`` (supervised methods only), anew every epoch from (run seed, epoch). Subclasses
+give ``params``, ``build`` and ``train_recipe``.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ class OfflinePoolAdapter(DatasetAdapter):
     modality = "audio"
     offline = True
     version = "1"  # bump in the subclass whenever its generator changes
+    supports_dynamic_mixing = True
+    train_mix_seed = 0  # the seed of the fixed training mixtures (a property of the dataset)
     default_layout: dict = {}
 
     def __init__(self, seconds: float = 2.0, rate: int = 16000, layout: dict | None = None):
@@ -49,14 +53,15 @@ class OfflinePoolAdapter(DatasetAdapter):
     def tag(self) -> str:
         return f"{self.name}/v{self.version}/{hash_lines([json.dumps(self.params(), sort_keys=True)])}"
 
-    def open(self, split: str, root: Path | None = None, seed: int = 0) -> PoolMixSplit:
+    def open(self, split: str, root: Path | None = None, seed: int = 0, dynamic_mixing: bool = False) -> PoolMixSplit:
         if split not in self.layout:
             raise DataError(f"{self.name} has splits {', '.join(self.layout)}, not '{split}'")
         folder = self.folder(Path(root) if root else self.default_root())
         pool = read_pool(folder, split, self.rate, self.length)
         name = f"{self.name}/{split}"
         if split == "train":
-            recipe = self.train_recipe(pool, seed)
+            draw = self.train_recipe(pool, seed if dynamic_mixing else self.train_mix_seed)
+            recipe = draw if dynamic_mixing else draw(0)
         else:
             recipe = read_recipe(folder / f"{split}_items.csv", self.n_slots, len(pool.rows))
         return PoolMixSplit(name, pool, self.n_slots, self.rate, recipe, self.tag())

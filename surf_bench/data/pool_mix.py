@@ -4,7 +4,8 @@ A pool is P clips of T samples each (shorter events are zero-padded), stored as 
 (the clips end to end) plus a CSV index (clip id, kind, group, active length). A :class:`Recipe`
 says, per item and slot, which clip (-1: inactive slot), at which onset and with which gain;
 source k = gain * clip delayed by onset (cut at T); mixture = sum of the sources. Evaluation
-recipes are fixed and stored as CSV; training recipes are redrawn per (seed, epoch).
+recipes are fixed and stored as CSV; training recipes are fixed too, or redrawn per (seed, epoch)
+with dynamic mixing.
 """
 
 from __future__ import annotations
@@ -120,6 +121,10 @@ class PoolMixSplit(SourceSplit):
             mixing="sum",
             sample_rate=sample_rate,
         )
+
+    @property
+    def dynamic_mixing(self) -> bool:
+        return self._draw is not None
 
     def set_epoch(self, epoch: int) -> None:
         if self._draw is not None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ..errors import DataError
 from .base import DataSpec, SourceSplit, mixture_sum
 
 
@@ -50,10 +51,6 @@ class EpochSampler:
         self.position = 0
         self._order = None
 
-    @property
-    def steps_per_epoch(self) -> int:
-        return max(1, self.size // self.batch_size)
-
     def _permutation(self) -> torch.Tensor:
         generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
         return torch.randperm(self.size, generator=generator)
@@ -77,6 +74,23 @@ class EpochSampler:
         index = self._order[self.position:self.position + self.batch_size]
         self.position += self.batch_size
         mix = mixture_sum(self._split.mixtures(index), self._spec).to(self.device)
+        self._check_finite(mix, index, "mixture")
         if not self._supervised:
             return MixtureBatch(mix=mix)
-        return SupervisedBatch(mix=mix, sources=self._split.sources_batch(index).to(self.device))
+        sources = self._split.sources_batch(index).to(self.device)
+        self._check_finite(sources, index, "sources")
+        return SupervisedBatch(mix=mix, sources=sources)
+
+    def _check_finite(self, values: torch.Tensor, index: torch.Tensor, what: str) -> None:
+        """A NaN or inf in the data is a corrupt item, not a diverged run: name it."""
+        finite = torch.isfinite(values.flatten(1)).all(1)
+        if not bool(finite.all()):
+            bad = int(index[int((~finite).nonzero()[0, 0])])
+            item = self._split.item_ids()[bad]
+            raise DataError(f"{self._spec.name}: training item {bad} ({item}) has a non-finite {what} (NaN or "
+                            "inf); the dataset's files are corrupt: fix or remove that item, or fetch the data again")
+
+    def distinct_mixtures(self) -> int:
+        """How many distinct training mixtures the run could see: the fixed set, or with dynamic
+        mixing the sets of every epoch it has reached (a new set each epoch)."""
+        return self.size * (self.epoch + 1 if self._split.dynamic_mixing else 1)

@@ -67,8 +67,21 @@ def test_mnist2_layouts_splits_and_fixed_test_pairs(tmp_path, adapter, gz, torch
     mix, src = test_a.mixtures(torch.arange(4)), test_a.sources_batch(torch.arange(4))
     assert torch.allclose(mix, src.mean(1)) and 0 <= src.min() and src.max() <= 1
     train, valid = mnist.open("train", tmp_path), mnist.open("valid", tmp_path)
-    assert len(train) == 180 and len(valid) == 20
+    assert len(train.images) == 180 and len(valid) == 20
     assert not set(train.image_ids) & set(valid.image_ids)
+    # Training mixtures as in the unsupervised setting: disjoint pairs (each image in exactly one
+    # mixture), fixed by the dataset whatever the run's seed and epoch.
+    assert len(train) == 90 and sorted(train.groups.flatten().tolist()) == list(range(180))
+    assert not train.dynamic_mixing
+    first = train.item_ids()
+    train.set_epoch(3)
+    assert train.item_ids() == first == mnist.open("train", tmp_path, seed=9).item_ids()
+    # Dynamic mixing (supervised methods only): every image, new pairs each epoch, from the run's seed.
+    dynamic = mnist.open("train", tmp_path, seed=1, dynamic_mixing=True)
+    assert dynamic.dynamic_mixing and len(dynamic) == 180
+    epoch0 = dynamic.item_ids()
+    dynamic.set_epoch(1)
+    assert dynamic.item_ids() != epoch0
 
 
 def test_mnist2_errors(tmp_path, adapter):
@@ -95,7 +108,8 @@ def test_cifar2_batches(tmp_path, adapter):
         test.manifest_hash() == cifar.open("test", tmp_path / "cifar-10-batches-py", seed=3).manifest_hash()
     )
     train, valid = cifar.open("train", tmp_path), cifar.open("valid", tmp_path)
-    assert len(train) + len(valid) == 150 and not set(train.image_ids) & set(valid.image_ids)
+    assert len(train.images) + len(valid) == 150 and not set(train.image_ids) & set(valid.image_ids)
+    assert len(train) == len(train.images) // 2 and len(set(train.groups.flatten().tolist())) == 2 * len(train)
 
 
 def test_cifar2_corrupt_truncated_and_hostile(tmp_path, adapter):

@@ -39,8 +39,13 @@ def test_speech2_mini_builds_and_mixes(tmp_path, speech):
     assert longer.tag() != speech.tag() and test.item_ids()[0].startswith(speech.tag() + "|")
     train = speech.open("train", tmp_path, seed=1)
     first = train.item_ids()
-    train.set_epoch(1)
-    assert len(train) == 6 and train.item_ids() != first
+    train.set_epoch(1)  # a fixed training set, whatever the run's seed or epoch
+    assert len(train) == 6 and train.item_ids() == first == speech.open("train", tmp_path, seed=2).item_ids()
+    assert not train.dynamic_mixing
+    dynamic = speech.open("train", tmp_path, seed=1, dynamic_mixing=True)  # supervised methods only
+    epoch0 = dynamic.item_ids()
+    dynamic.set_epoch(1)
+    assert dynamic.dynamic_mixing and dynamic.item_ids() != epoch0
 
 
 def test_builds_are_identical_across_roots(tmp_path, speech):
@@ -91,6 +96,8 @@ def test_fuss4_mini_slots_and_sum(tmp_path, sounds):
     assert "speech" in kinds or "babble" in kinds
     train = sounds.open("train", tmp_path, seed=3)
     assert len(train) == 12 and train.sources_batch(torch.arange(4)).shape == (4, 4, 8000)
+    train.set_epoch(5)
+    assert train.item_ids() == sounds.open("train", tmp_path, seed=4).item_ids()  # fixed training mixtures
 
 
 def test_is_available_and_fetch_build(tmp_path, sounds):

@@ -9,7 +9,7 @@ from tests.helpers import tiny_image_split
 
 
 def _fit(name, tmp_path, steps):
-    split = tiny_image_split(n_images=8, size=8, dynamic=False)  # 8 fixed mixtures
+    split = tiny_image_split(n_images=8, size=8)  # 8 fixed mixtures
     cls = registry.get_method(name)
     cfg = config.resolve("smoke", "image", cls.preset_defaults, None, {
         "train.steps": steps, "train.batch_size": 8, "train.lr": 3e-3, "net.channels": 16, "net.levels": 1,

@@ -1,0 +1,102 @@
+"""The cell: identity, folder, variant naming and what an init cell inherits (docs/architecture.md, "The cell").
+
+A cell is (dataset, method, preset, variant, seed), stored at
+``<out>/<dataset>/<method>/<preset>/<variant>/seed<N>/``. The variant is ``default`` when the
+resolved config equals the preset's own (runtime-only settings aside); otherwise the name given
+with ``--variant``, or ``v-`` and a short hash of the settings that differ from the preset. So
+every ``--set`` ablation or tuning trial gets its own folder, and cells that differ only in their
+own settings share one init (MixIT) cell.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import UsageError
+from .results import RUNTIME_KEYS, flat_config
+
+SPLITS = ("test", "valid")
+DEFAULT_VARIANT = "default"
+# What a cell hands to the cells that start from it depends on these settings only: the network,
+# the data, the noise end of the bridge and the loss threshold. An init cell inherits just these
+# overrides of the cell that asks for it.
+INHERITED_SECTIONS = ("net", "data")
+INHERITED_KEYS = frozenset({"flow.sigma", "flow.envelope_noise", "unsup.snr_tau", "train.threads"})
+_VARIANT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+@dataclass(frozen=True)
+class Cell:
+    dataset: str
+    method: str
+    preset: str
+    variant: str = DEFAULT_VARIANT
+    seed: int = 0
+
+    def path(self, out: Path) -> Path:
+        return Path(out) / self.dataset / self.method / self.preset / self.variant / f"seed{self.seed}"
+
+    def label(self) -> str:
+        variant = "" if self.variant == DEFAULT_VARIANT else f", variant {self.variant}"
+        return f"{self.method} on {self.dataset} [{self.preset}{variant}, seed {self.seed}]"
+
+
+def metrics_name(split: str) -> str:
+    """metrics.json holds the final (test) score; other splits get metrics.<split>.json."""
+    return "metrics.json" if split == "test" else f"metrics.{split}.json"
+
+
+def items_name(split: str) -> str:
+    return "items.csv" if split == "test" else f"items.{split}.csv"
+
+
+def check_split_name(split: str) -> str:
+    if split not in SPLITS:
+        raise UsageError(f"unknown split '{split}'. Valid: {', '.join(SPLITS)} (train is never scored)")
+    return split
+
+
+def check_seed(seed: int) -> int:
+    if seed < 0:
+        raise UsageError(f"--seed {seed}: seeds are whole numbers >= 0")
+    return seed
+
+
+def setting_differences(config: dict, reference: dict) -> dict:
+    """{key: value} of the settings of ``config`` that differ from ``reference`` and shape the cell
+    (runtime-only keys aside)."""
+    a, b = flat_config(config), flat_config(reference)
+    return {k: a[k] for k in sorted(a) if k not in RUNTIME_KEYS and a[k] != b.get(k)}
+
+
+def variant_name(config: dict, preset_config: dict, explicit: str | None = None) -> str:
+    """``explicit`` if given; else ``default`` or ``v-<hash of the settings that differ>``."""
+    if explicit:
+        if not _VARIANT_NAME.match(explicit):
+            raise UsageError(f"--variant {explicit!r}: use 1-64 letters, digits, '.', '_' or '-', starting "
+                             "with a letter or digit")
+        return explicit
+    differences = setting_differences(config, preset_config)
+    if not differences:
+        return DEFAULT_VARIANT
+    blob = json.dumps(differences, sort_keys=True)
+    return "v-" + hashlib.sha256(blob.encode()).hexdigest()[:8]
+
+
+def inherited_overrides(overrides: dict) -> dict:
+    """The overrides an init cell takes from the cell that starts from it."""
+    return {k: v for k, v in overrides.items()
+            if k.partition(".")[0] in INHERITED_SECTIONS or k in INHERITED_KEYS}
+
+
+def check_layout(out: Path, cell: Cell) -> None:
+    """Results written before variants existed (``<preset>/seed<N>/``) get a one-line way forward."""
+    old = Path(out) / cell.dataset / cell.method / cell.preset / f"seed{cell.seed}"
+    if cell.variant == DEFAULT_VARIANT and (old / "metrics.json").exists() or (old / "model.pt").exists():
+        new = cell.path(out).parent
+        raise UsageError(f"{old} uses the layout from before variants; move it with `mkdir -p {new} && mv {old} "
+                         f"{new}/` (it becomes the '{cell.variant}' variant) or delete it")

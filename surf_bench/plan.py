@@ -1,0 +1,143 @@
+"""A grid of cells with their dependencies, in dependency order (docs/architecture.md, "The plan").
+
+A params file (YAML; DVC's params.yaml uses the same keys) names the grid:
+
+    preset: quick
+    datasets: [mnist2-mini]
+    methods: [mixit, remixit, surf_rm]
+    seeds: [0, 1]
+    set: {train.threads: 1}              # overrides for every cell
+    variants:                            # optional, per method: name -> overrides
+      surf_rm:
+        ema999: {unsup.ema_decay: 0.999}
+
+Every (dataset, method, seed) gets one cell per variant listed for its method (the preset's own
+``default`` when none is). A method with ``init_from`` depends on the init method's cell for the
+same dataset, preset and seed, with the overrides it inherits (network, data: see
+surf_bench.cells); that cell joins the plan if the grid does not name it, and comes first.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from . import registry
+from .cells import inherited_overrides
+from .errors import UsageError
+
+KEYS = ("preset", "datasets", "methods", "seeds", "set", "variants", "split", "out")
+
+
+@dataclass(frozen=True)
+class PlannedCell:
+    index: int
+    dataset: str
+    method: str
+    preset: str
+    variant: str
+    seed: int
+    overrides: dict = field(default_factory=dict)
+    depends_on: int | None = None  # index of the init cell
+    named_variant: str | None = None  # the variant's name in the params file (None: derived)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _as_list(value, key: str) -> list:
+    if isinstance(value, (str, int)):
+        return [value]
+    if not isinstance(value, list) or not value:
+        raise UsageError(f"params: '{key}' must be a non-empty list")
+    return value
+
+
+def load_params(path: Path | None) -> dict:
+    """The grid's parameters from a YAML file (or {} when no file is given)."""
+    if path is None:
+        return {}
+    import yaml
+
+    try:
+        data = yaml.safe_load(Path(path).read_text()) or {}
+    except OSError as exc:
+        raise UsageError(f"cannot read params file {path} ({exc.strerror or exc})") from None
+    except yaml.YAMLError as exc:
+        raise UsageError(f"params file {path} is not valid YAML ({' '.join(str(exc).split())[:160]})") from None
+    if not isinstance(data, dict):
+        raise UsageError(f"params file {path} must hold a mapping with keys {', '.join(KEYS)}")
+    unknown = sorted(set(data) - set(KEYS))
+    if unknown:
+        raise UsageError(f"params file {path}: unknown key(s) {', '.join(unknown)}; valid: {', '.join(KEYS)}")
+    return data
+
+
+def _flat_overrides(value, where: str) -> dict:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise UsageError(f"params: '{where}' must map section.key to a value")
+    return {str(k): (",".join(str(x) for x in v) if isinstance(v, list) else v) for k, v in value.items()}
+
+
+def expand(params: dict) -> list[PlannedCell]:
+    """The cells of a grid, each once, init cells before the cells that start from them."""
+    from .runner import CellRequest, resolve_cell
+
+    preset = str(params.get("preset", "quick"))
+    datasets = [str(d) for d in _as_list(params.get("datasets", ["mnist2-mini"]), "datasets")]
+    methods = [str(m) for m in _as_list(params.get("methods", list(registry.methods())), "methods")]
+    seeds = [int(s) for s in _as_list(params.get("seeds", [0]), "seeds")]
+    common = _flat_overrides(params.get("set"), "set")
+    variants = params.get("variants") or {}
+    if not isinstance(variants, dict):
+        raise UsageError("params: 'variants' must map a method to {variant name: overrides}")
+    for method in variants:
+        registry.get_method(method)
+    cells: list[PlannedCell] = []
+    seen: dict[tuple, int] = {}
+
+    def add(dataset: str, method: str, seed: int, overrides: dict, name: str | None) -> int:
+        request = CellRequest(method, dataset, preset, seed, overrides, variant=name)
+        resolved = resolve_cell(request)
+        key = (dataset, method, preset, resolved.cell.variant, seed)
+        if key in seen:
+            known = cells[seen[key]]
+            if known.overrides != overrides:
+                raise UsageError(f"params: variant '{resolved.cell.variant}' of {method} on {dataset} is given "
+                                 "twice with different settings")
+            return seen[key]
+        depends_on = None
+        init_method = resolved.method_cls.init_from
+        if init_method and resolved.cfg.unsup.mixit_init:
+            depends_on = add(dataset, init_method, seed, inherited_overrides(overrides), None)
+        cells.append(PlannedCell(len(cells), dataset, method, preset, resolved.cell.variant, seed, overrides,
+                                 depends_on, name))
+        seen[key] = len(cells) - 1
+        return len(cells) - 1
+
+    for dataset in datasets:
+        for method in methods:
+            own = variants.get(method) or {None: {}}
+            if not isinstance(own, dict):
+                raise UsageError(f"params: variants of {method} must map a name to overrides")
+            for seed in seeds:
+                for name, overrides in own.items():
+                    add(dataset, method, seed, {**common, **_flat_overrides(overrides, f"variants.{method}")},
+                        None if name is None else str(name))
+    return cells
+
+
+def cell_request(cell: PlannedCell, params: dict, **options):
+    """The runner's request for a planned cell (``options``: out, device, force, split, ...)."""
+    from .runner import CellRequest
+
+    out = Path(options.pop("out", None) or params.get("out", "results"))
+    return CellRequest(cell.method, cell.dataset, cell.preset, cell.seed, dict(cell.overrides), out,
+                       variant=cell.named_variant, **options)
+
+
+def as_json(cells: list[PlannedCell]) -> str:
+    return json.dumps([c.to_dict() for c in cells], indent=1)
