@@ -2,8 +2,9 @@
 
 A cell is (dataset, method, preset, variant, seed), stored at
 ``<out>/<dataset>/<method>/<preset>/<variant>/seed<N>/``. The variant is ``default`` when the
-resolved config equals the preset's own (runtime-only settings aside); otherwise the name given
-with ``--variant``, or ``v-`` and a short hash of the settings that differ from the preset. So
+resolved config trains what the preset's own does (runtime-only and scoring-only settings aside);
+otherwise the name given with ``--variant``, or ``v-`` and a short hash of the settings that
+differ from the preset. So
 every ``--set`` ablation or tuning trial gets its own folder, and cells that differ only in their
 own settings share one init (MixIT) cell.
 """
@@ -26,6 +27,10 @@ DEFAULT_VARIANT = "default"
 # overrides of the cell that asks for it.
 INHERITED_SECTIONS = ("net", "data")
 INHERITED_KEYS = frozenset({"flow.sigma", "flow.envelope_noise", "unsup.snr_tau", "train.threads"})
+# Settings that change how a cell is scored, not what it trains: not part of the variant's name
+# (a finished score asked for with other values of these is still refused, naming them).
+SCORING_SECTIONS = ("eval",)
+SCORING_KEYS = frozenset({"flow.nfe", "flow.nfe_curve"})
 _VARIANT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
@@ -67,10 +72,12 @@ def check_seed(seed: int) -> int:
 
 
 def setting_differences(config: dict, reference: dict) -> dict:
-    """{key: value} of the settings of ``config`` that differ from ``reference`` and shape the cell
-    (runtime-only keys aside)."""
+    """{key: value} of the settings of ``config`` that differ from ``reference`` and change what
+    the cell trains (runtime-only and scoring-only settings aside)."""
     a, b = flat_config(config), flat_config(reference)
-    return {k: a[k] for k in sorted(a) if k not in RUNTIME_KEYS and a[k] != b.get(k)}
+    shaping = [k for k in sorted(a) if k not in RUNTIME_KEYS and k not in SCORING_KEYS
+               and k.partition(".")[0] not in SCORING_SECTIONS]
+    return {k: a[k] for k in shaping if a[k] != b.get(k)}
 
 
 def variant_name(config: dict, preset_config: dict, explicit: str | None = None) -> str:
@@ -96,7 +103,7 @@ def inherited_overrides(overrides: dict) -> dict:
 def check_layout(out: Path, cell: Cell) -> None:
     """Results written before variants existed (``<preset>/seed<N>/``) get a one-line way forward."""
     old = Path(out) / cell.dataset / cell.method / cell.preset / f"seed{cell.seed}"
-    if cell.variant == DEFAULT_VARIANT and (old / "metrics.json").exists() or (old / "model.pt").exists():
-        new = cell.path(out).parent
-        raise UsageError(f"{old} uses the layout from before variants; move it with `mkdir -p {new} && mv {old} "
-                         f"{new}/` (it becomes the '{cell.variant}' variant) or delete it")
+    if (old / "metrics.json").exists() or (old / "model.pt").exists():
+        new = old.parent / DEFAULT_VARIANT
+        raise UsageError(f"{old} uses the layout from before variants; move it into a variant folder, e.g. "
+                         f"`mkdir -p {new} && mv {old} {new}/` when it has the preset's own settings, or delete it")

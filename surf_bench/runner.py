@@ -91,6 +91,7 @@ class Resolved:
     cell: Cell
     directory: Path
     root: Path  # the dataset root
+    device: str
 
 
 def pick_device(name: str) -> str:
@@ -152,7 +153,7 @@ def resolve_cell(request: CellRequest) -> Resolved:
     cell = Cell(request.dataset, request.method, request.preset, variant, request.seed)
     check_layout(request.out, cell)
     root = Path(cfg.data.root) if cfg.data.root else adapter.default_root()
-    return Resolved(request, method_cls, adapter, cfg, cell, cell.path(request.out), root)
+    return Resolved(request, method_cls, adapter, cfg, cell, cell.path(request.out), root, pick_device(request.device))
 
 
 def make_deterministic(device: str) -> None:
@@ -277,6 +278,9 @@ def _init_state(r: Resolved, log) -> tuple[dict, dict]:
                f"{request.preset} --seed {request.seed} --out {request.out} --force` and the same --set net.* "
                "options, or pass --set unsup.mixit_init=false")
     if not model_path.is_file():
+        if any(init.directory.glob("metrics*.json")):
+            raise CheckpointError(f"{request.method} starts from the {source} checkpoint {model_path}, which is "
+                                  f"missing although that cell is finished; {retrain}")
         log(f"{request.method} starts from the {source} cell; training it first ({init.directory})")
         train_cell(init_request, log=log, wait=INIT_WAIT_SECONDS)
     try:
@@ -407,7 +411,7 @@ def train_cell(request: CellRequest, log=print, wait: float = 0.0) -> dict:
     """Train a cell without scoring it (init cells, ``--train-only``); returns its training record."""
     r = resolve_cell(request)
     with cell_lock(r.directory, wait, log):
-        device = pick_device(request.device)
+        device = r.device
         train_split = _open_train(r)
         _, training, files = _trained(r, train_split, device, log)
         if files:
@@ -454,7 +458,7 @@ def run_cell(request: CellRequest, log=print) -> dict:
     metrics_path = r.directory / metrics_name(request.split)
     if metrics_path.exists() and not request.force:
         return _finished_result(metrics_path, r.cfg, r.directory, log)
-    device = pick_device(request.device)
+    device = r.device
     with cell_lock(r.directory, 0, log):
         if metrics_path.exists() and not request.force:  # finished by another process meanwhile
             return _finished_result(metrics_path, r.cfg, r.directory, log)

@@ -21,11 +21,27 @@ import pytest
 import torch
 from filelock import FileLock
 
-from tests.test_reliability import TINY, cli_main, make_fuss_root, make_mnist_root, one_line
+from surf_bench.cells import inherited_overrides
+from tests.test_reliability import (
+    TINY,
+    cell,
+    cli_main,
+    init_cell,
+    make_fuss_root,
+    make_mnist_root,
+    one_line,
+    set_options,
+)
 
-CELL = Path("mnist2") / "pit" / "smoke" / "seed0"
-MIXIT = Path("mnist2") / "mixit" / "smoke" / "seed0"
-DIVERGED = Path("mnist2") / "pit" / "smoke" / "seed7"
+# Folders relative to a results root: the tiny pit cell, the mixit cell that tiny remixers start
+# from, and a diverged pit cell (a named variant) that kept its last good checkpoint.
+CELL = cell(Path(""), "pit")
+MIXIT = init_cell(Path(""))
+DIVERGED = Path("mnist2") / "pit" / "smoke" / "diverged" / "seed7"
+# The mixit cell is trained with exactly the options a tiny remixer hands on (plus scoring ones).
+MIXIT_RUN = ["--preset", "smoke", "--device", "cpu",
+             *[a for k, v in inherited_overrides(set_options(TINY)).items() for a in ("--set", f"{k}={v}")],
+             *[a for k, v in set_options(TINY).items() if k.startswith("eval.") for a in ("--set", f"{k}={v}")]]
 
 
 @pytest.fixture(scope="module")
@@ -33,13 +49,14 @@ def base(tmp_path_factory):
     root = tmp_path_factory.mktemp("bad_inputs")
     data = make_mnist_root(root / "mnist")
     out = root / "results"
-    for method in ("pit", "mixit"):
+    for method, options in (("pit", TINY), ("mixit", MIXIT_RUN)):
         code, err = cli_main(["run", "-m", method, "-d", "mnist2", "--data-root", str(data), "--out",
-                              str(out), *TINY])
+                              str(out), *options])
         assert code == 0, err
+    assert (out / MIXIT / "metrics.json").exists()
     # A run that diverges at step 2 keeps its last good checkpoint (step 1, written with lr=1e30).
     code, err = cli_main(["run", "-m", "pit", "-d", "mnist2", "--data-root", str(data), "--out", str(out),
-                          "--seed", "7", *TINY, "--set", "train.lr=1e30",
+                          "--seed", "7", *TINY, "--set", "train.lr=1e30", "--variant", "diverged",
                           "--set", "train.checkpoint_every=1"])
     assert code == 1 and "training diverged" in err, err
     state = torch.load(out / DIVERGED / "checkpoint.pt", weights_only=True)
@@ -128,8 +145,24 @@ def hold_lock(ctx):
     ctx.cleanup.append(lock.release)
 
 
+def other_network(path: Path) -> None:
+    state = torch.load(path, weights_only=True)
+    state["config"]["net"]["channels"] = 6
+    torch.save(state, path)
+
+
+def a_file_as_root(ctx):
+    (ctx.tmp / "root.txt").write_text("not a folder\n")
+
+
+def old_layout(ctx):
+    folder = ctx.out / "mnist2" / "pit" / "smoke" / "seed0"
+    folder.mkdir(parents=True)
+    (folder / "model.pt").write_bytes(b"a model of the old layout")
+
+
 def garbage_checkpoint(ctx):
-    directory = ctx.out / "mnist2" / "pit" / "smoke" / "seed5"
+    directory = (ctx.out / CELL).parent.parent / "garbage" / "seed5"
     directory.mkdir(parents=True)
     (directory / "checkpoint.pt").write_bytes(b"not a checkpoint\n" * 50)
 
@@ -165,7 +198,19 @@ CASES = [  # name, argv, exit code, a fragment of the one line, setup (breaks so
     case("invalid-choice", [*PIT, "--set", "flow.sampler=rk4"], 2, "flow.sampler='rk4' is not valid"),
     case("out-of-range", [*PIT, "--set", "train.batch_size=1"], 2, "train.batch_size must be >= 2"),
     case("seed-not-an-int", [*PIT, "--seed", "abc"], 2, "Invalid value for '--seed'"),
-    case("missing-option", ["run", "-d", "mnist2", T], 2, "Missing option '--method'"),
+    case("missing-option", ["run", "-d", "mnist2", T], 2, "run needs --method and --dataset, or --cell I"),
+    case("negative-seed", [*PIT, "--seed", "-1"], 2, "--seed -1: seeds are whole numbers >= 0"),
+    case("unknown-split", [*PIT, "--split", "train"], 2, "unknown split 'train'. Valid: test, valid"),
+    case("bad-variant-name", [*PIT, "--variant", "../x"], 2, "--variant '../x': use 1-64 letters"),
+    case("dynamic-mixing-unsupervised", [*REMIXIT, "--set", "data.dynamic_mixing=true"], 2,
+         "which the unsupervised method 'remixit' cannot have"),
+    case("dynamic-mixing-fixed-dataset", [*FUSS, "--set", "data.dynamic_mixing=true"], 2,
+         "dataset 'fuss4' has fixed training mixtures only"),
+    case("data-root-is-a-file", [*PIT3, "--data-root", "{tmp}/root.txt"], 2, "root.txt is a file; give the folder",
+         a_file_as_root),
+    case("old-layout", PIT, 2, "uses the layout from before variants; move it into a variant folder", old_layout),
+    case("cell-without-params", ["run", "--cell", "0"], 2, "--cell needs --params FILE"),
+    case("params-missing", ["run", "--cell", "0", "--params", "{tmp}/nope.yaml"], 2, "cannot read params file"),
     case("unknown-option", [*PIT, "--frobnicate"], 2, "No such option: --frobnicate"),
     case("missing-dataset-root", [*PIT3, "--data-root", "{tmp}/nowhere"], 1, "does not exist"),
     case("missing-idx-file", PIT3, 1, f"no {IDX}[.gz]", mnist(lambda r: (r / IDX).unlink())),
@@ -183,8 +228,8 @@ CASES = [  # name, argv, exit code, a fragment of the one line, setup (breaks so
     case("unwritable-output", PIT, 1, "is not writable", unwritable_out),
     case("cuda-without-gpu", [*PIT, "--device", "cuda"], 2, "torch sees no CUDA GPU", marks=NO_GPU),
     case("unknown-device", [*PIT, "--device", "tpu"], 2, "unknown device 'tpu'"),
-    case("finished-cell-other-settings", [*PIT, "--set", "train.steps=5"], 2,
-         "already finished with other settings (train.steps: 4 -> 5)"),
+    case("finished-cell-other-settings", [*PIT, "--set", "eval.n_items=4"], 2,
+         "already finished with other settings (eval.n_items: 8 -> 4)"),
     case("mixit-checkpoint-missing", REMIXIT, 1, "which is missing although that cell is finished",
          mixit_model(lambda p: p.unlink())),
     case("mixit-checkpoint-corrupt", REMIXIT, 1, "is unreadable (not a PyTorch file (1000 bytes",
@@ -192,15 +237,15 @@ CASES = [  # name, argv, exit code, a fragment of the one line, setup (breaks so
     case("mixit-checkpoint-truncated", REMIXIT, 1, "is unreadable (truncated (", mixit_model(truncate)),
     case("mixit-checkpoint-other-dataset", REMIXIT, 1, "was trained on 'cifar2', not 'mnist2'",
          mixit_model(other_dataset)),
-    case("mixit-checkpoint-other-network", [*REMIXIT, "--set", "net.channels=6"], 1,
-         "trained with another network (net.channels: 4 -> 6)"),
-    case("corrupt-checkpoint", [*PIT, "--seed", "5"], 1, "is unreadable (not a PyTorch file",
+    case("mixit-checkpoint-other-network", REMIXIT, 1, "trained with another network (net.channels: 6 -> 4)",
+         mixit_model(other_network)),
+    case("corrupt-checkpoint", [*PIT, "--seed", "5", "--variant", "garbage"], 1, "is unreadable (not a PyTorch file",
          garbage_checkpoint),
-    case("truncated-checkpoint", [*PIT, "--seed", "7", "--set", "train.lr=1e30"], 1,
+    case("truncated-checkpoint", [*PIT, "--seed", "7", "--set", "train.lr=1e30", "--variant", "diverged"], 1,
          "is unreadable (truncated (", lambda ctx: truncate(ctx.out / DIVERGED / "checkpoint.pt")),
-    case("checkpoint-other-settings", [*PIT, "--seed", "7"], 1,
+    case("checkpoint-other-settings", [*PIT, "--seed", "7", "--variant", "diverged"], 1,
          "was written with other settings (train.lr: 1e+30 -> "),
-    case("nan-loss-forced-rerun", [*PIT, "--force", "--set", "train.lr=1e30"], 1,
+    case("nan-loss-forced-rerun", [*PIT, "--force", "--variant", CELL.parent.name, "--set", "train.lr=1e30"], 1,
          "training diverged: the loss is"),
     case("busy-cell", [*PIT, "--force"], 1, "another process is running this cell", hold_lock),
 ]

@@ -43,7 +43,7 @@ def test_bad_names_exit_2_with_one_line(args, fragment):
 def test_smoke_run_writes_results_above_the_mixture_baseline(tmp_path):
     result = cli("run", "--method", "pit", "--dataset", "mnist2-mini", "--preset", "smoke", "--out", str(tmp_path))
     assert result.returncode == 0, result.stderr
-    cell = tmp_path / "mnist2-mini" / "pit" / "smoke" / "seed0"
+    cell = tmp_path / "mnist2-mini" / "pit" / "smoke" / "default" / "seed0"
     metrics = json.loads((cell / "metrics.json").read_text())
     for key in ("method", "dataset", "preset", "seed", "metrics", "baseline", "provenance"):
         assert key in metrics
@@ -63,6 +63,6 @@ def test_flow_run_writes_the_nfe_curve(tmp_path):
     result = cli("run", "--method", "floss", "--dataset", "mnist2-mini", "--preset", "smoke", "--out", str(tmp_path),
                  "--set", "flow.nfe_curve=1,3")
     assert result.returncode == 0, result.stderr
-    metrics = json.loads((tmp_path / "mnist2-mini/floss/smoke/seed0/metrics.json").read_text())
+    metrics = json.loads((tmp_path / "mnist2-mini/floss/smoke/default/seed0/metrics.json").read_text())
     assert [row["nfe"] for row in metrics["nfe_curve"]] == [1, 3, 2]
     assert metrics["nfe"] == 2

@@ -87,8 +87,27 @@ def data(tmp_path_factory) -> Path:
     return make_mnist_root(tmp_path_factory.mktemp("mnist"))
 
 
-def cell(out: Path, method: str = "pit", seed: int = 0) -> Path:
-    return Path(out) / "mnist2" / method / "smoke" / f"seed{seed}"
+def set_options(argv) -> dict:
+    """The ``--set key=value`` options of a command line, as the CLI reads them."""
+    return {argv[i + 1].split("=", 1)[0]: argv[i + 1].split("=", 1)[1]
+            for i in range(len(argv) - 1) if argv[i] == "--set"}
+
+
+def cell(out: Path, method: str = "pit", seed: int = 0, *extra: str) -> Path:
+    """The folder of a tiny mnist2 cell run with TINY and the ``extra`` options."""
+    from surf_bench.runner import CellRequest, resolve_cell
+
+    request = CellRequest(method, "mnist2", "smoke", seed, set_options([*TINY, *extra]), Path(out))
+    return resolve_cell(request).directory
+
+
+def init_cell(out: Path, method: str = "remixit", seed: int = 0, *extra: str) -> Path:
+    """The folder of the init (mixit) cell that a tiny ``method`` cell starts from."""
+    from surf_bench.cells import inherited_overrides
+    from surf_bench.runner import CellRequest, resolve_cell
+
+    overrides = inherited_overrides(set_options([*TINY, *extra]))
+    return resolve_cell(CellRequest("mixit", "mnist2", "smoke", seed, overrides, Path(out))).directory
 
 
 def run_args(method: str, data: Path, out: Path, *extra: str) -> list[str]:
@@ -108,7 +127,7 @@ def test_sigkill_then_resume_gives_exactly_the_uninterrupted_metrics(data, tmp_p
     assert code == 0, err
 
     out = tmp_path / "killed"
-    target = cell(out, "remixit")
+    target = cell(out, "remixit", 0, *common)
     argv = run_args("remixit", data, out, *common, "--set", "train.checkpoint_every=10")
     log = tmp_path / "killed.log"
     with open(log, "wb") as stderr:
@@ -135,20 +154,22 @@ def test_sigkill_then_resume_gives_exactly_the_uninterrupted_metrics(data, tmp_p
     code, err = cli_main([*argv, "--set", "train.checkpoint_minutes=1e-9"])
     assert code == 0, err
     assert f"resumed from {target / 'checkpoint.pt'} at step {killed_at}" in err
-    a = json.loads((cell(reference, "remixit") / "metrics.json").read_text())
+    reference_cell = cell(reference, "remixit", 0, *common)
+    assert reference_cell.parent.name == target.parent.name  # checkpointing is runtime-only: same variant
+    a = json.loads((reference_cell / "metrics.json").read_text())
     b = json.loads((target / "metrics.json").read_text())
     for key in ("metrics", "baseline", "n_items"):
         assert json.dumps(a[key]) == json.dumps(b[key])  # exact (and NaN-safe) equality
     assert b["provenance"]["resumed"] and b["provenance"]["resumed_from_step"] == killed_at
-    assert b["provenance"]["init_checkpoint"] == str(cell(out, "mixit") / "model.pt")  # kept across the kill
-    assert b["provenance"]["init_checkpoint_sha256"] == results.file_sha256(cell(out, "mixit") / "model.pt")
+    assert b["provenance"]["init_checkpoint"] == str(init_cell(out, "remixit", 0, *common) / "model.pt")  # kept
+    assert b["provenance"]["init_checkpoint_sha256"] == results.file_sha256(init_cell(out) / "model.pt")
     assert not a["provenance"]["resumed"]
-    assert (cell(reference, "remixit") / "items.csv").read_bytes() == (target / "items.csv").read_bytes()
+    assert (reference_cell / "items.csv").read_bytes() == (target / "items.csv").read_bytes()
     losses = [[line.split(",")[:3] for line in (c / "train_log.csv").read_text().splitlines()]
-              for c in (cell(reference, "remixit"), target)]
+              for c in (reference_cell, target)]
     assert losses[0] == losses[1] and len(losses[0]) == 1 + 40 // 5
     nets = [torch.load(c / "model.pt", weights_only=True)["net"]
-            for c in (cell(reference, "remixit"), target)]
+            for c in (reference_cell, target)]
     assert all(torch.equal(nets[0][k], nets[1][k]) for k in nets[0])
     assert not (target / "checkpoint.pt").exists() and not list(target.glob(".*.tmp"))
 
@@ -171,14 +192,15 @@ def test_sigterm_checkpoints_at_the_step_boundary_and_the_rerun_resumes_exactly(
     with monkeypatch.context() as patch:
         patch.setattr(pit, "training_loss", loss_then_sigterm)
         code, err = cli_main(run_args("pit", data, tmp_path / "stopped", *steps))
-    checkpoint = cell(tmp_path / "stopped") / "checkpoint.pt"
+    checkpoint = cell(tmp_path / "stopped", "pit", 0, *steps) / "checkpoint.pt"
     assert code == 130
     assert f"stopped by SIGTERM at step 3 of 8; the state is saved in {checkpoint}" in one_line(err)
     assert torch.load(checkpoint, weights_only=True)["step"] == 3
     assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # handlers restored
     code, err = cli_main(run_args("pit", data, tmp_path / "stopped", *steps))
     assert code == 0 and "at step 3" in err
-    a, b = (json.loads((cell(tmp_path / n) / "metrics.json").read_text()) for n in ("reference", "stopped"))
+    a, b = (json.loads((cell(tmp_path / n, "pit", 0, *steps) / "metrics.json").read_text())
+            for n in ("reference", "stopped"))
     assert json.dumps(a["metrics"]) == json.dumps(b["metrics"])
 
 
@@ -197,22 +219,31 @@ def test_nan_loss_stops_naming_the_step_and_keeps_the_last_good_checkpoint(data,
                                   "--set", "train.checkpoint_every=5", "--set", "train.checkpoint_minutes=0"))
     line = one_line(err)
     assert code == 1
-    checkpoint = cell(tmp_path) / "checkpoint.pt"
+    checkpoint = cell(tmp_path, "pit", 0, "--set", "train.steps=10") / "checkpoint.pt"
     assert (f"training diverged: the loss is nan at step 7 of 10; stopped, the last good checkpoint (step 5) "
             f"is kept at {checkpoint}") in line
     assert torch.load(checkpoint, weights_only=True)["step"] == 5
-    assert not (cell(tmp_path) / "metrics.json").exists()
+    assert not (checkpoint.parent / "metrics.json").exists()
 
 
 def test_force_replaces_results_only_once_the_new_run_has_succeeded(data, tmp_path, monkeypatch):
-    code, err = cli_main(run_args("pit", data, tmp_path))
+    named = ["--variant", "tiny"]
+    code, err = cli_main(run_args("pit", data, tmp_path, *named))
     assert code == 0, err
-    metrics = cell(tmp_path) / "metrics.json"
-    before = {p.name: p.read_bytes() for p in cell(tmp_path).iterdir() if p.is_file() and p.name != ".lock"}
+    folder = tmp_path / "mnist2" / "pit" / "smoke" / "tiny" / "seed0"
+    metrics = folder / "metrics.json"
+    before = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file() and p.name != ".lock"}
     assert set(before) == {"metrics.json", "items.csv", "model.pt", "train_log.csv"}
 
-    code, err = cli_main(run_args("pit", data, tmp_path))  # finished: reused, not re-run
+    code, err = cli_main(run_args("pit", data, tmp_path, *named))  # finished: reused, not re-run
     assert code == 0 and "cell already finished" in err and metrics.read_bytes() == before["metrics.json"]
+    # Scoring on the validation split trains nothing and leaves the test score as it was.
+    code, err = cli_main(run_args("pit", data, tmp_path, *named, "--split", "valid"))
+    assert code == 0 and "step " not in err, err
+    valid = json.loads((folder / "metrics.valid.json").read_text())
+    assert valid["split"] == "valid" and "valid_manifest_hash" in valid["provenance"]
+    assert {p.name: p.read_bytes() for p in folder.iterdir() if p.name in before} == before
+    before["metrics.valid.json"] = (folder / "metrics.valid.json").read_bytes()
 
     from surf_bench import runner
 
@@ -220,17 +251,19 @@ def test_force_replaces_results_only_once_the_new_run_has_succeeded(data, tmp_pa
         raise RuntimeError("simulated crash during evaluation")
 
     monkeypatch.setattr(runner, "evaluate", broken_evaluate)
-    code, err = cli_main(run_args("pit", data, tmp_path, "--force", "--set", "train.steps=5"))
+    code, err = cli_main(run_args("pit", data, tmp_path, *named, "--force", "--set", "train.steps=5"))
     assert code == 1 and "simulated crash during evaluation" in error_line(err)
-    after = {p.name: p.read_bytes() for p in cell(tmp_path).iterdir() if p.name in before}
-    assert after == before  # the old results, all four files, survive the failed forced run
-    assert torch.load(cell(tmp_path) / "checkpoint.pt", weights_only=True)["step"] == 5  # trained state kept
+    after = {p.name: p.read_bytes() for p in folder.iterdir() if p.name in before}
+    assert after == before  # the old results, every file, survive the failed forced run
+    assert torch.load(folder / "checkpoint.pt", weights_only=True)["step"] == 5  # trained state kept
 
     monkeypatch.undo()
-    code, err = cli_main(run_args("pit", data, tmp_path, "--force", "--set", "train.steps=5"))
+    code, err = cli_main(run_args("pit", data, tmp_path, *named, "--force", "--set", "train.steps=5"))
     assert code == 0, err
     assert json.loads(metrics.read_text())["train"]["steps"] == 5
-    assert not (cell(tmp_path) / "checkpoint.pt").exists()
+    assert not (folder / "checkpoint.pt").exists()
+    # The validation score belonged to the replaced model: gone, not left stale.
+    assert not (folder / "metrics.valid.json").exists() and not (folder / "items.valid.csv").exists()
 
 
 # --- atomic writes ----------------------------------------------------------------------------
@@ -285,19 +318,21 @@ def test_provenance_of_a_cell_started_from_the_mixit_cell(data, tmp_path):
     assert code == 0, err
     assert "remixit starts from the mixit cell; training it first" in err
     info = json.loads((cell(tmp_path, "remixit") / "metrics.json").read_text())
+    assert info["train"]["train_mixtures"] == 54  # 108 training images (12 go to valid), disjoint pairs
     prov = info["provenance"]
     for key in ("config_hash", "config", "code", "packages", "device", "threads", "seed", "wall_seconds",
                 "train_seconds", "eval_seconds", "resumed", "init_checkpoint", "init_checkpoint_sha256",
-                "test_manifest_hash", "deterministic"):
+                "test_manifest_hash", "deterministic", "train_mixtures"):
         assert key in prov, key
     assert len(prov["config_hash"]) == 12 and prov["seed"] == info["seed"] == 0
     assert set(prov["code"]) >= {"version", "git_commit", "git_dirty"}
     assert prov["packages"]["torch"] == torch.__version__ and prov["packages"]["python"]
     assert prov["device"].startswith("cpu") and prov["deterministic"] is True
     assert prov["wall_seconds"] > 0 and prov["resumed"] is False
-    mixit_model = cell(tmp_path, "mixit") / "model.pt"
+    mixit_model = init_cell(tmp_path) / "model.pt"
     assert prov["init_checkpoint"] == str(mixit_model)
     assert prov["init_checkpoint_sha256"] == results.file_sha256(mixit_model)
-    mixit = json.loads((cell(tmp_path, "mixit") / "metrics.json").read_text())
-    assert prov["init_config_hash"] == mixit["provenance"]["config_hash"]
-    assert mixit["provenance"]["init_checkpoint"] is None
+    mixit = torch.load(mixit_model, weights_only=True)
+    assert prov["init_config_hash"] == mixit["config_hash"] and mixit["training"]["init"] is None
+    # The init cell is trained, never scored: no test figure is computed on the way.
+    assert not list(init_cell(tmp_path).glob("metrics*.json"))

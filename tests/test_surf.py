@@ -64,3 +64,51 @@ def test_teacher_pseudo_sources_sum_to_the_mixture():
         torch.nn.init.normal_(method.teacher.head.weight, std=0.1)
         pseudo = method.pseudo_sources(mix)
         assert (pseudo.sum(1) - mix).abs().max() < 1e-5
+
+
+def test_flow_teacher_samples_its_ode_after_the_warm_up():
+    """unsup.teacher_warmup steps of the one-step separator (x0 + v(x0, 0)), then unsup.teacher_nfe
+    Euler steps of the teacher's flow, which give other pseudo-sources."""
+    split, sources, mix = _sources()
+    method = make_method("surf_rm", split.spec, overrides={"net.channels": 8, "unsup.teacher_warmup": 10,
+                                                           "unsup.teacher_nfe": 5})
+    torch.nn.init.normal_(method.teacher.head.weight, std=0.3)
+    calls = []
+    original = method.sample
+
+    def counting_sample(net, mix, n_slots, nfe, generator=None):
+        calls.append(nfe)
+        return original(net, mix, n_slots, nfe, generator)
+
+    method.sample = counting_sample
+    state = method.generator.get_state()
+    method.training_step = 9
+    assert method.teacher_nfe() == 1
+    one_step = method.pseudo_sources(mix)
+    method.generator.set_state(state)
+    direct = method.regress(method.teacher, mix, method.n_slots)  # the same noise end
+    torch.testing.assert_close(one_step, direct + ((mix - direct.sum(1)) / 2).unsqueeze(1))
+    assert calls == []
+    method.generator.set_state(state)
+    method.training_step = 10
+    sampled = method.pseudo_sources(mix)
+    assert calls == [5] and not torch.allclose(sampled, one_step)
+    assert (sampled.sum(1) - mix).abs().max() < 1e-5
+
+
+def test_topk_start_separates_as_the_mixit_separator():
+    """unsup.init_slots=topk: a remixer started from MixIT weights separates exactly as the MixIT
+    cell that the table reports (2K outputs, the K most energetic, mixture consistency)."""
+    split, _, mix = _sources()
+    mixit = make_method("mixit", split.spec, overrides={"net.channels": 8})
+    torch.nn.init.normal_(mixit.net.head.weight, std=0.3)
+    state = {"net": mixit.net.state_dict()}
+    for name in ("remixit", "self_remixing"):
+        topk = make_method(name, split.spec, overrides={"net.channels": 8, "unsup.init_slots": "topk"})
+        every = make_method(name, split.spec, overrides={"net.channels": 8})
+        topk.initialise(state)
+        every.initialise(state)
+        g = lambda: torch.Generator().manual_seed(3)  # noqa: E731
+        reported = mixit.separate(mix, generator=g())
+        torch.testing.assert_close(topk.separate(mix, generator=g()), reported)
+        assert not torch.allclose(every.separate(mix, generator=g()), reported)  # K slots: another function
