@@ -1,16 +1,17 @@
-"""Run the 7-method table on one dataset and print it (mean over seeds, wall time per cell).
+"""Run the cells of a params file and print the headline metric per method (mean and sd over seeds).
 
-    python benchmarks/quick_table.py --dataset mnist2-mini --preset quick --seeds 0,1 --out results/table
-    python benchmarks/quick_table.py --summarise --out results/table      # only read finished cells
+    python benchmarks/quick_table.py --params benchmarks/params/table_mnist2_mini_quick.yaml
+    python benchmarks/quick_table.py --params P --cells 0,2,4        # a share of the cells (one process)
+    python benchmarks/quick_table.py --params P --summarise           # only read finished cells
 
-Cells are ordinary `surf-bench run` cells (resumable, reused when finished), so the script can be
-stopped and started again, or the seeds split over processes (--seeds 0 in one, --seeds 1 in another).
+Cells are ordinary `surf-bench run --cell I` cells (resumable, reused when finished), so the script
+can be stopped and started again, or the cells split over processes (a cell whose init cell is
+being trained by another process waits for it). Results are read with surf_bench.results.collect.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
@@ -19,49 +20,46 @@ import pandas as pd
 METHODS = ["mixit", "remixit", "self_remixing", "surf_rm", "surf_sr", "pit", "floss"]
 
 
-def summarise(out: Path, dataset: str, preset: str) -> pd.DataFrame:
-    rows = []
-    for path in sorted(Path(out).glob(f"{dataset}/*/{preset}/seed*/metrics.json")):
-        cell = json.loads(path.read_text())
-        metric = "psnr" if cell["modality"] == "image" else "si_sdri"
-        rows.append({"method": cell["method"], "seed": cell["seed"], metric: cell["metrics"][metric],
-                     "mixture": cell["baseline"][metric], "train_s": cell["provenance"]["train_seconds"],
-                     "nfe": cell.get("nfe"), "supervised": cell["supervised"]})
-    frame = pd.DataFrame(rows)
+def summarise(root: Path, split: str) -> pd.DataFrame:
+    from surf_bench.results import collect
+
+    frame = collect(root)
+    frame = frame[(frame["split"] == split) & frame["headline"]]
     if frame.empty:
         return frame
-    metric = [c for c in ("psnr", "si_sdri") if c in frame][0]
-    table = frame.groupby("method").agg(
-        mean=(metric, "mean"), std=(metric, "std"), seeds=("seed", "count"), mixture=("mixture", "mean"),
-        train_s=("train_s", "mean"), nfe=("nfe", "first"), supervised=("supervised", "first"))
-    order = [m for m in METHODS if m in table.index]
-    return table.loc[order].rename(columns={"mean": f"{metric}_mean", "std": f"{metric}_std"})
+    table = frame.groupby(["dataset", "method", "variant"]).agg(
+        metric=("metric", "first"), mean=("mean", "mean"), sd=("mean", "std"), seeds=("seed", "count"),
+        mixture=("baseline", "mean"), train_s=("train_seconds", "mean"), nfe=("nfe", "first"),
+        train_mixtures=("train_mixtures", "first"))
+    order = {m: i for i, m in enumerate(METHODS)}
+    return table.sort_index(key=lambda index: index.map(lambda v: order.get(v, len(order)))
+                            if index.name == "method" else index)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--dataset", default="mnist2-mini")
-    parser.add_argument("--preset", default="quick")
-    parser.add_argument("--seeds", default="0,1")
-    parser.add_argument("--methods", default=",".join(METHODS))
-    parser.add_argument("--out", type=Path, default=Path("results/table"))
-    parser.add_argument("--set", action="append", default=[], help="config override key=value")
+    parser.add_argument("--params", type=Path, required=True)
+    parser.add_argument("--cells", default="", help="comma-separated cell indices (default: all)")
+    parser.add_argument("--split", default=None, help="test | valid (default: the params file's, else test)")
     parser.add_argument("--summarise", action="store_true", help="only print the table of finished cells")
     args = parser.parse_args()
-    if not args.summarise:
-        from surf_bench.config import parse_set_options
-        from surf_bench.runner import CellRequest, run_cell
+    from surf_bench.plan import cell_request, expand, load_params
+    from surf_bench.runner import run_cell
 
-        overrides = parse_set_options(args.set)
-        for seed in [int(s) for s in args.seeds.split(",")]:
-            for method in args.methods.split(","):
-                start = time.perf_counter()
-                run_cell(CellRequest(method, args.dataset, args.preset, seed, overrides, args.out),
-                         log=lambda *_: None)
-                print(f"{method} seed {seed}: {time.perf_counter() - start:.0f} s", flush=True)
-    table = summarise(args.out, args.dataset, args.preset)
+    params = load_params(args.params)
+    split = args.split or params.get("split", "test")
+    out = Path(params.get("out", "results"))
+    if not args.summarise:
+        cells = expand(params)
+        chosen = [int(i) for i in args.cells.split(",")] if args.cells else range(len(cells))
+        for index in chosen:
+            start = time.perf_counter()
+            run_cell(cell_request(cells[index], params, split=split), log=lambda *_: None)
+            c = cells[index]
+            print(f"cell {index} {c.method}/{c.variant}/seed{c.seed}: {time.perf_counter() - start:.0f} s", flush=True)
+    table = summarise(out, split)
     print(table.to_string(float_format=lambda v: f"{v:.2f}"))
-    table.to_csv(args.out / f"{args.dataset}_{args.preset}_table.csv", float_format="%.3f")
+    table.to_csv(out / f"summary_{split}.csv", float_format="%.3f")
 
 
 if __name__ == "__main__":

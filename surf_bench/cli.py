@@ -79,8 +79,9 @@ def run(
     data_root: str | None = typer.Option(None, "--data-root", help="Dataset root folder."),
     variant: str | None = typer.Option(None, "--variant", help="Name of this cell's variant (default: "
                                        "'default' for the preset's own settings, else a hash of the --set ones)."),
-    split: str = typer.Option("test", "--split", help="Score on test (the final number, metrics.json) or valid "
-                              "(every choice, metrics.valid.json)."),
+    split: str | None = typer.Option(None, "--split", help="Score on test (the final number, metrics.json) or "
+                                     "valid (every choice, metrics.valid.json); default: test, or the params "
+                                     "file's split with --cell."),
     train_only: bool = typer.Option(False, "--train-only", help="Train the cell (model.pt) without scoring it."),
     cell: int | None = typer.Option(None, "--cell", help="Run the I-th cell of `surf-bench cells --params FILE`."),
     params: Path | None = typer.Option(None, "--params", help="Params file of the grid (with --cell)."),
@@ -98,7 +99,7 @@ def run(
     else:
         request = CellRequest(method=method, dataset=dataset, preset=preset, seed=seed,
                               overrides=parse_set_options(set_ or []), out=out, device=device, force=force,
-                              data_root=data_root, variant=variant, split=split)
+                              data_root=data_root, variant=variant, split=split or "test")
     if train_only:
         training = train_cell(request, log=log)
         typer.echo(f"{method} on {dataset} [{preset}, seed {seed}]: trained, {training['steps']} steps in "
@@ -129,6 +130,7 @@ def _planned_request(index: int, params: Path | None, method, dataset, set_, **o
         raise UsageError(f"--cell {index}: {params} has {len(cells)} cells (0..{len(cells) - 1})")
     if str(options.get("out")) == "results" and grid.get("out"):
         options["out"] = Path(grid["out"])
+    options["split"] = options.get("split") or str(grid.get("split", "test"))
     return cell_request(cells[index], grid, **options)
 
 

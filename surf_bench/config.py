@@ -1,13 +1,13 @@
 """Typed run configuration, presets (smoke / quick / paper) and ``--set key=value`` overrides.
 
-Resolution order: preset for the dataset's modality -> the method's own defaults for that
-preset -> the dataset's defaults -> user overrides. The resolved config is hashed (sha256 of its
-canonical JSON) to name and cache cells.
+Resolution order: preset for the dataset's modality -> the dataset's defaults for that preset ->
+the method's own defaults -> user overrides. The resolved config is hashed (sha256 of its
+canonical JSON) and recorded with every result; a cell's folder is named by its variant
+(surf_bench.cells).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import typing
@@ -264,6 +264,3 @@ def from_dict(data: dict) -> RunConfig:
     flat = {f"{s}.{k}": v for s, section in data.items() for k, v in section.items()}
     return apply_overrides(config, flat)
 
-
-def replace(config: RunConfig, **sections) -> RunConfig:
-    return dataclasses.replace(config, **sections)

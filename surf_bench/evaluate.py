@@ -19,7 +19,7 @@ import pandas as pd
 import torch
 
 from .data.base import SourceSplit, mixture_sum
-from .metrics import CORE, EXTRA, concat, per_item, resolve_protocol, score
+from .metrics import CORE, EXTRA, catalog, concat, per_item, resolve_protocol, score
 from .metrics.aggregate import aggregate, aggregate_fuss, bootstrap_ci
 from .metrics.fid import REFERENCE, FidSets
 from .metrics.perceptual import MetricUnavailable, load_inception, load_lpips
@@ -27,7 +27,7 @@ from .metrics.perceptual import MetricUnavailable, load_inception, load_lpips
 __all__ = ["evaluate", "aggregate", "bootstrap_ci", "DEFAULT_EXTRA_METRICS", "resolve_extra_metrics"]
 
 LOG = logging.getLogger(__name__)
-DEFAULT_EXTRA_METRICS = {"sdr": 50, "pesq": 50, "lpips": None, "fid": None}  # items; None = all
+DEFAULT_EXTRA_METRICS = {m.name: m.default_items for m in catalog.METRICS if m.items_key}  # None = all
 _LOGGED: set[str] = set()
 _NETWORKS: dict[tuple, object] = {}
 
@@ -40,7 +40,7 @@ def resolve_extra_metrics(modality: str, cfg, extra_metrics: dict | None, count:
         if extra_metrics is not None:
             value = extra_metrics.get(name, 0)
         else:
-            value = getattr(eval_cfg, f"{name}_items", DEFAULT_EXTRA_METRICS[name])
+            value = getattr(eval_cfg, catalog.metric(name).items_key, DEFAULT_EXTRA_METRICS[name])
         limits[name] = count if value is None or value < 0 else min(int(value), count)
     return {name: n for name, n in limits.items() if n > 0}
 

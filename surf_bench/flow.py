@@ -1,4 +1,4 @@
-"""FLOSS flow path, PIT flow-matching loss and the ODE sampler (DESIGN.md s4).
+"""FLOSS flow path, PIT flow-matching loss and the ODE sampler (docs/architecture.md, "The flow path").
 
 Shapes: slots x [B, K, *S]; the mixture enters as the average source s_bar = mix_sum / K [B, *S].
 - projection Pp = I - 11^T/K removes the mean over slots: every velocity is zero-sum, so every

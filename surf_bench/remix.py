@@ -1,4 +1,4 @@
-"""Remixing across the batch, with its exact inverse (DESIGN.md s5).
+"""Remixing across the batch, with its exact inverse (docs/architecture.md, "Methods").
 
 Estimates [B, K, *S] are viewed as B*K rows; a remix is a permutation ``index`` of the rows:
 new rows = rows[index], regrouped into B new mixtures of K slots.

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -127,8 +128,20 @@ def atomic_write_many(directory: Path, files: dict[str, bytes]) -> None:
                 _remove(tmp)
 
 
+def json_safe(value):
+    """NaN and infinities as null: strict JSON parsers (JavaScript's, jq's) reject bare NaN. A missing
+    metric keeps its reason under ``missing``."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value
+
+
 def json_bytes(payload: dict) -> bytes:
-    return (json.dumps(payload, indent=2, sort_keys=False, default=str) + "\n").encode()
+    return (json.dumps(json_safe(payload), indent=2, sort_keys=False, default=str, allow_nan=False) + "\n").encode()
 
 
 def torch_bytes(obj) -> bytes:
@@ -228,3 +241,79 @@ def load_json(path: Path) -> dict:
         return json.loads(Path(path).read_text())
     except (OSError, json.JSONDecodeError) as exc:
         raise SurfBenchError(f"cannot read {path}: {exc}") from None
+
+
+# --- the one reader of results ----------------------------------------------------------------
+COLUMNS = ["dataset", "method", "preset", "variant", "seed", "split", "metric", "mean", "ci_low", "ci_high",
+           "baseline", "higher_is_better", "headline", "nfe", "supervised", "kind", "modality", "protocol",
+           "n_items", "config_hash", "train_mixtures", "train_seconds", "wall_seconds", "path"]
+
+
+def _score_files(root: Path):
+    for path in sorted(Path(root).rglob("metrics*.json")):
+        if path.name == "metrics.json" or (path.name.startswith("metrics.") and path.name.count(".") == 2):
+            yield path
+
+
+def collect(root: Path = Path("results")):
+    """Every finished score under ``root`` as a pandas DataFrame: one row per cell, split and metric
+    (mean, 95% interval, the do-nothing baseline, and the cell's identity and provenance)."""
+    import pandas as pd
+
+    from .metrics import catalog
+
+    rows = []
+    for path in _score_files(root):
+        try:
+            record = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        if not isinstance(record, dict) or "metrics" not in record or "method" not in record:
+            continue
+        prov = record.get("provenance") or {}
+        train = record.get("train") or {}
+        split = record.get("split") or ("test" if path.name == "metrics.json" else path.name.split(".")[1])
+        for name, value in (record.get("metrics") or {}).items():
+            if name.endswith("_ci95") or name not in catalog.BY_NAME:
+                continue
+            declared = catalog.metric(name)
+            low, high = (record["metrics"].get(f"{name}_ci95") or [None, None])[:2]
+            rows.append({
+                "dataset": record["dataset"], "method": record["method"], "preset": record.get("preset"),
+                "variant": record.get("variant", path.parent.parent.name), "seed": record.get("seed"),
+                "split": split, "metric": name, "mean": value, "ci_low": low, "ci_high": high,
+                "baseline": (record.get("baseline") or {}).get(name),
+                "higher_is_better": declared.higher_is_better, "headline": declared.headline,
+                "nfe": record.get("nfe"), "supervised": record.get("supervised"), "kind": record.get("kind"),
+                "modality": record.get("modality"), "protocol": record.get("protocol"),
+                "n_items": record.get("n_items"), "config_hash": prov.get("config_hash"),
+                "train_mixtures": train.get("train_mixtures", prov.get("train_mixtures")),
+                "train_seconds": prov.get("train_seconds"), "wall_seconds": prov.get("wall_seconds"),
+                "path": str(path),
+            })
+    frame = pd.DataFrame(rows, columns=COLUMNS)
+    for column in ("mean", "ci_low", "ci_high", "baseline"):
+        frame[column] = pd.to_numeric(frame[column], errors="coerce")
+    return frame
+
+
+def collect_curves(root: Path = Path("results")):
+    """The metric-against-NFE curves of flow cells: one row per cell, split, NFE and metric."""
+    import pandas as pd
+
+    rows = []
+    for path in _score_files(root):
+        try:
+            record = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        split = record.get("split") or "test"
+        for point in record.get("nfe_curve") or []:
+            for name, value in point.items():
+                if name != "nfe":
+                    rows.append({"dataset": record["dataset"], "method": record["method"],
+                                 "preset": record.get("preset"), "variant": record.get("variant"),
+                                 "seed": record.get("seed"), "split": split, "nfe": point["nfe"],
+                                 "metric": name, "value": value})
+    return pd.DataFrame(rows, columns=["dataset", "method", "preset", "variant", "seed", "split", "nfe", "metric",
+                                       "value"])

@@ -1,4 +1,4 @@
-"""The SURF identities of DESIGN.md s5, checked against independent computations."""
+"""The SURF identities of docs/architecture.md ("Methods"), checked against independent computations."""
 
 import torch
 

@@ -1,7 +1,7 @@
 """Audio files in and out: soundfile (libsndfile) for WAV/FLAC, soxr for resampling.
 
 Every failure (missing, corrupt or truncated file, unexpected sample rate) becomes one
-:class:`DataError` that names the file; torchaudio is never used (DESIGN.md s7).
+:class:`DataError` that names the file; torchaudio is never used (docs/architecture.md, "Environment").
 """
 
 from __future__ import annotations

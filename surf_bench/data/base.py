@@ -1,4 +1,4 @@
-"""The data contract (DESIGN.md s3).
+"""The data contract (docs/architecture.md, "Data").
 
 A :class:`DatasetAdapter` opens a :class:`SourceSplit`. A split maps item ``i`` to a mixture and
 its ``K`` source slots (all-zero slots for inactive sources). Mixtures are either the *mean* of

@@ -1,4 +1,4 @@
-"""Leak-proof views (DESIGN.md s3): what a method may read of a split.
+"""Leak-proof views (docs/architecture.md, "Data"): what a method may read of a split.
 
 Unsupervised methods receive :class:`MixtureBatch` objects, whose only tensor is the mixture;
 supervised ones (pit, floss) receive :class:`SupervisedBatch`. The sampler that produces them is

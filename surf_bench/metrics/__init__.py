@@ -1,4 +1,5 @@
-"""Functional separation metrics and their stable names (DESIGN.md s6).
+"""Functional separation metrics and their stable names (docs/architecture.md, "Metrics"; each is
+declared once in catalog.py).
 
 ``score`` turns one batch of estimates into raw scores (per item for images; per aligned slot for
 audio); ``per_item`` turns raw scores into the per-item columns of the protocol; set-level FID is
@@ -33,23 +34,18 @@ import numpy as np
 import torch
 
 from ..data.base import DataSpec
-from . import audio
+from . import audio, catalog
 from .bss import sdr_aligned
 from .image import align_images, psnr, psnr_pit
 from .pesq_wb import pesq_wb
 
 __all__ = ["score", "per_item", "resolve_protocol", "HIGHER_IS_BETTER", "CORE", "EXTRA", "INFO_COLUMNS"]
 
-CORE = {"image": ("psnr",), "audio": ("si_sdr", "si_sdri")}
-EXTRA = {"image": ("lpips", "fid"), "audio": ("sdr", "pesq")}
+# Derived from the declarations in catalog.py (the one place a metric's facts live).
+CORE = {modality: catalog.core(modality) for modality in ("image", "audio")}
+EXTRA = {modality: catalog.optional(modality) for modality in ("image", "audio")}
 INFO_COLUMNS = ("item", "n_src", "n_est", "n_pairs")
-
-HIGHER_IS_BETTER = {
-    "psnr": True, "fid": False, "lpips": False,
-    "si_sdr": True, "si_sdri": True, "sdr": True, "pesq": True,
-    "si_sdr_1src": True, "si_sdri_2src": True, "si_sdri_3src": True, "si_sdri_4src": True,
-    "si_sdri_msi": True, "sep_under": False, "sep_equal": True, "sep_over": False,
-}
+HIGHER_IS_BETTER = {m.name: m.higher_is_better for m in catalog.METRICS}
 
 
 def score(spec: DataSpec, est: torch.Tensor, refs: torch.Tensor, mix_sum: torch.Tensor,
