@@ -84,7 +84,10 @@ def run(
                                      "file's split with --cell."),
     train_only: bool = typer.Option(False, "--train-only", help="Train the cell (model.pt) without scoring it."),
     cell: int | None = typer.Option(None, "--cell", help="Run the I-th cell of `surf-bench cells --params FILE`."),
-    params: Path | None = typer.Option(None, "--params", help="Params file of the grid (with --cell)."),
+    params: Path | None = typer.Option(None, "--params", help="Params file: with --cell, the grid; with --method "
+                                       "and --dataset, its `set` and `settings.<method>` overrides (dvc.yaml)."),
+    init_variant: str | None = typer.Option(None, "--init-variant", help="Variant of the init (mixit) cell "
+                                            "(default: named by the settings it inherits)."),
 ):
     """Train (or resume, or reuse) and score one cell (method, dataset, preset, variant, seed)."""
     from .config import parse_set_options
@@ -97,9 +100,14 @@ def run(
     elif method is None or dataset is None:
         raise UsageError("run needs --method and --dataset, or --cell I with --params FILE")
     else:
-        request = CellRequest(method=method, dataset=dataset, preset=preset, seed=seed,
-                              overrides=parse_set_options(set_ or []), out=out, device=device, force=force,
-                              data_root=data_root, variant=variant, split=split or "test")
+        overrides = parse_set_options(set_ or [])
+        if params is not None:
+            from .plan import method_overrides
+
+            overrides = {**method_overrides(params, method), **overrides}
+        request = CellRequest(method=method, dataset=dataset, preset=preset, seed=seed, overrides=overrides,
+                              out=out, device=device, force=force, data_root=data_root, variant=variant,
+                              split=split or "test", init_variant=init_variant)
     if train_only:
         training = train_cell(request, log=log)
         typer.echo(f"{method} on {dataset} [{preset}, seed {seed}]: trained, {training['steps']} steps in "
@@ -132,6 +140,78 @@ def _planned_request(index: int, params: Path | None, method, dataset, set_, **o
         options["out"] = Path(grid["out"])
     options["split"] = options.get("split") or str(grid.get("split", "test"))
     return cell_request(cells[index], grid, **options)
+
+
+@app.command("table")
+def table(
+    root: Path = typer.Option(Path("results"), "--root", help="Results root to read."),
+    fmt: str = typer.Option("md", "--format", help="csv | md | latex"),
+    which: str = typer.Option("main", "--table", help="main | ablation | paired"),
+    split: str = typer.Option("test", "--split", help="test | valid"),
+    variant: str = typer.Option("default", "--variant", help="Which variant of the cells to tabulate."),
+    out: Path | None = typer.Option(None, "--out", help="Write every table in every format into this folder "
+                                    "(leaderboard.*, ablation.*, paired.*) instead of printing one."),
+):
+    """The leaderboard beside the paper's numbers, its ablation, and the paired differences."""
+    from . import table as tables
+    from .cells import check_split_name
+    from .results import atomic_write_bytes
+
+    check_split_name(split)
+    for name, allowed in (("--format", tables.FORMATS), ("--table", tables.TABLES)):
+        value = fmt if name == "--format" else which
+        if value not in allowed:
+            raise UsageError(f"{name} {value!r}: valid: {', '.join(allowed)}")
+    if out is None:
+        typer.echo(tables.render(root, which, fmt, split, variant), nl=False)
+        return
+    suffix = {"csv": "csv", "md": "md", "latex": "tex"}
+    for name, stem in (("main", "leaderboard"), ("ablation", "ablation"), ("paired", "paired")):
+        for form in tables.FORMATS:
+            atomic_write_bytes(Path(out) / f"{stem}.{suffix[form]}", tables.render(root, name, form, split,
+                                                                                   variant).encode())
+    typer.echo(f"tables written to {out}/: leaderboard, ablation, paired (.csv .md .tex)")
+
+
+@app.command("curves")
+def curves(
+    root: Path = typer.Option(Path("results"), "--root", help="Results root to read."),
+    variant: str | None = typer.Option(None, "--variant", help="Only this variant (default: all)."),
+    out: Path = typer.Option(Path("results/nfe_curves.csv"), "--out", help="CSV to write."),
+):
+    """The metric-against-NFE curves of the flow cells, as one CSV (a DVC plot)."""
+    from .results import atomic_write_bytes, collect_curves
+
+    frame = collect_curves(root)
+    if variant is not None:
+        frame = frame[frame["variant"] == variant]
+    atomic_write_bytes(out, frame.to_csv(index=False, float_format="%.4f").encode())
+    typer.echo(f"{len(frame)} curve points written to {out}")
+
+
+@app.command("prepare")
+def prepare(
+    dataset: str = typer.Argument(..., help="Dataset name (see `surf-bench datasets`)."),
+    root: Path | None = typer.Option(None, "--root", help="Dataset root (default: the adapter's)."),
+    manifest: Path | None = typer.Option(None, "--manifest", help="Write the splits' sizes and manifest hashes "
+                                         "here (JSON)."),
+):
+    """Build (offline sets) or check a dataset: open its three splits, print and write their manifests."""
+    import json
+
+    from .results import atomic_write_json
+    from .runner import open_split
+
+    adapter = registry.get_dataset(dataset)
+    target = Path(root) if root else adapter.default_root()
+    info = {"dataset": dataset, "modality": adapter.modality, "n_slots": adapter.n_slots, "splits": {}}
+    for split in ("train", "valid", "test"):
+        opened = open_split(adapter, dataset, split, target, seed=0)
+        info["splits"][split] = {"items": len(opened), "manifest_hash": opened.manifest_hash(),
+                                 "item_shape": list(opened.spec.item_shape)}
+    if manifest:
+        atomic_write_json(manifest, info)
+    typer.echo(json.dumps(info["splits"]))
 
 
 @app.command("cells")

@@ -27,7 +27,7 @@ from . import registry
 from .cells import inherited_overrides
 from .errors import UsageError
 
-KEYS = ("preset", "datasets", "methods", "seeds", "set", "variants", "split", "out")
+KEYS = ("preset", "datasets", "methods", "seeds", "set", "variants", "settings", "split", "out", "tables")
 
 
 @dataclass(frozen=True)
@@ -128,6 +128,16 @@ def expand(params: dict) -> list[PlannedCell]:
                     add(dataset, method, seed, {**common, **_flat_overrides(overrides, f"variants.{method}")},
                         None if name is None else str(name))
     return cells
+
+
+def method_overrides(path: Path, method: str) -> dict:
+    """The overrides a params file gives one method: ``set`` (every cell), then ``settings.<method>``
+    (the pipeline's per-method settings, see params.yaml)."""
+    params = load_params(path)
+    settings = params.get("settings") or {}
+    if not isinstance(settings, dict):
+        raise UsageError(f"params file {path}: 'settings' must map a method to its overrides")
+    return {**_flat_overrides(params.get("set"), "set"), **_flat_overrides(settings.get(method), f"settings.{method}")}
 
 
 def cell_request(cell: PlannedCell, params: dict, **options):

@@ -33,6 +33,8 @@ from filelock import FileLock, Timeout
 from . import config as config_mod
 from . import registry
 from .cells import (
+    INHERITED_KEYS,
+    INHERITED_SECTIONS,
     SPLITS,
     Cell,
     check_layout,
@@ -80,6 +82,7 @@ class CellRequest:
     data_root: str | None = None
     variant: str | None = None  # None: "default", or a hash of the settings that differ from the preset
     split: str = "test"  # what to score: test (the final number) or valid (every choice)
+    init_variant: str | None = None  # the init cell's variant (None: named by its inherited settings)
 
 
 @dataclass
@@ -271,7 +274,7 @@ def _init_state(r: Resolved, log) -> tuple[dict, dict]:
     request = r.request
     init_request = CellRequest(source, request.dataset, request.preset, request.seed,
                                inherited_overrides(request.overrides), request.out, request.device, False,
-                               request.data_root)
+                               request.data_root, variant=request.init_variant)
     init = resolve_cell(init_request)
     model_path = init.directory / "model.pt"
     retrain = (f"retrain it with `surf-bench run --method {source} --dataset {request.dataset} --preset "
@@ -293,10 +296,12 @@ def _init_state(r: Resolved, log) -> tuple[dict, dict]:
     if trained_on != request.dataset:
         raise CheckpointError(f"the {source} checkpoint {model_path} was trained on '{trained_on}', not "
                               f"'{request.dataset}': it cannot initialise {request.method} here; {retrain}")
-    differences = config_differences(state.get("config") or {}, r.cfg.to_dict(), sections=("net",))
+    differences = [d for d in config_differences(state.get("config") or {}, r.cfg.to_dict())
+                   if d.partition(":")[0] in INHERITED_KEYS or d.partition(".")[0] in INHERITED_SECTIONS]
     if differences:
-        raise CheckpointError(f"the {source} checkpoint {model_path} was trained with another network "
-                              f"({describe_differences(differences)}); use the same --set net.* options "
+        what = "network" if all(d.startswith("net.") for d in differences) else "network, data or noise end"
+        raise CheckpointError(f"the {source} checkpoint {model_path} was trained with another {what} "
+                              f"({describe_differences(differences)}); use the same --set options "
                               f"as that cell, or {retrain}")
     provenance = {"path": str(model_path), "sha256": file_sha256(model_path), "method": source,
                   "config_hash": state.get("config_hash")}

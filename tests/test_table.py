@@ -1,0 +1,108 @@
+"""The leaderboard over synthetic finished cells: means over seeds with their interval, the paper
+column, bold best unsupervised by direction, LaTeX that escapes and compiles, paired differences."""
+
+import json
+import math
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from surf_bench import table
+from surf_bench.results import collect
+
+SUPERVISED = {"pit", "floss"}
+
+
+def write_cell(root: Path, method: str, seed: int, psnr_items: np.ndarray, baseline: float = 14.9,
+               dataset: str = "mnist2-mini", variant: str = "default") -> None:
+    folder = root / dataset / method / "quick" / variant / f"seed{seed}"
+    folder.mkdir(parents=True)
+    mean = float(psnr_items.mean())
+    record = {"method": method, "dataset": dataset, "preset": "quick", "variant": variant, "seed": seed,
+              "split": "test", "modality": "image", "supervised": method in SUPERVISED,
+              "kind": "flow" if method in {"floss", "surf_rm", "surf_sr"} else "regression",
+              "metrics": {"psnr": mean, "psnr_ci95": [mean - 0.1, mean + 0.1], "fid": None,
+                          "fid_ci95": [None, None]},
+              "baseline": {"psnr": baseline}, "n_items": len(psnr_items), "nfe": 5, "protocol": "pit",
+              "train": {"train_mixtures": 2000}, "provenance": {"config_hash": "x", "train_seconds": 1.0}}
+    (folder / "metrics.json").write_text(json.dumps(record))
+    pd.DataFrame({"item": [f"i{j}" for j in range(len(psnr_items))], "psnr": psnr_items}).to_csv(
+        folder / "items.csv", index=False)
+
+
+@pytest.fixture
+def root(tmp_path):
+    rng = np.random.default_rng(0)
+    base = {"pit": 20.0, "floss": 19.5, "mixit": 17.0, "remixit": 19.0, "self_remixing": 19.4, "surf_rm": 18.4,
+            "surf_sr": 18.5}
+    for method, level in base.items():
+        for seed in (0, 1):
+            write_cell(tmp_path, method, seed, level + 0.2 * seed + rng.normal(0, 0.5, 50))
+    return tmp_path
+
+
+def test_leaderboard_means_intervals_paper_and_bold(root):
+    rows = table.leaderboard(collect(root), "main")
+    psnr = rows[rows["metric"] == "psnr"].set_index("method")
+    assert list(psnr.index) == ["pit", "floss", "mixit", "remixit", "self_remixing", "surf_rm", "surf_sr", "mixture"]
+    frame = collect(root)
+    for method in ("surf_rm", "pit"):
+        seeds = frame[(frame["method"] == method) & (frame["metric"] == "psnr")]["mean"].to_numpy()
+        assert psnr.loc[method, "mean"] == pytest.approx(seeds.mean())
+        half = 12.706 * seeds.std(ddof=1) / math.sqrt(2)  # t(0.975, 1 dof) over 2 seed means
+        assert psnr.loc[method, "high"] - psnr.loc[method, "mean"] == pytest.approx(half, rel=1e-3)
+    assert psnr.loc["surf_rm", "paper"] == 37.26 and psnr.loc["floss", "paper"] == 37.44
+    assert np.isnan(psnr.loc["pit", "paper"])  # the paper reports no pit on mnist2
+    best = psnr[psnr["best"]].index.tolist()
+    assert best == ["self_remixing"]  # best unsupervised, not the supervised pit
+    assert psnr.loc["mixture", "mean"] == pytest.approx(14.9)
+    markdown = table.to_markdown(rows, "main", "test")
+    assert "**19." in markdown and "mnist2-mini PSNR ↑" in markdown and "2000 training mixtures" in markdown
+    assert "preset quick" in markdown and "2 seed(s)" in markdown and "stands for the paper's mnist2" in markdown
+    ablation = table.leaderboard(collect(root), "ablation")
+    assert set(ablation["method"]) == {"mixit", "remixit", "surf_rm", "surf_sr", "floss", "mixture"}
+    assert ablation.set_index("method").loc["mixit", "paper"] == 21.90
+
+
+def test_lower_is_better_metrics_bold_the_minimum():
+    frame = pd.DataFrame({"method": ["remixit", "surf_rm"] * 2, "dataset": "mnist2-mini",
+                          "metric": ["fid", "fid", "psnr", "psnr"], "mean": [10.0, 5.0, 18.0, 19.0]})
+    frame = frame.assign(split="test", variant="default", ci_low=np.nan, ci_high=np.nan, baseline=np.nan, seed=0,
+                         supervised=False, modality="image", preset="quick", train_mixtures=1, nfe=None)
+    out = table.leaderboard(frame, "main")
+    assert out[(out["metric"] == "fid") & out["best"]]["method"].tolist() == ["surf_rm"]  # 5 < 10
+    assert out[(out["metric"] == "psnr") & out["best"]]["method"].tolist() == ["surf_rm"]  # 19 > 18
+    assert table.leaderboard(frame.iloc[:0], "main").empty
+
+
+def test_paired_differences_on_the_same_items(root):
+    rows = table.paired(root, collect(root))
+    row = rows[(rows["a"] == "surf_rm") & (rows["b"] == "remixit")].iloc[0]
+    a = [pd.read_csv(root / "mnist2-mini" / "surf_rm" / "quick" / "default" / f"seed{s}" / "items.csv")["psnr"]
+         for s in (0, 1)]
+    b = [pd.read_csv(root / "mnist2-mini" / "remixit" / "quick" / "default" / f"seed{s}" / "items.csv")["psnr"]
+         for s in (0, 1)]
+    expected = np.concatenate([x - y for x, y in zip(a, b)])
+    assert row["mean_diff"] == pytest.approx(expected.mean()) and row["items"] == 100 and row["seeds"] == 2
+    assert row["low"] < row["mean_diff"] < row["high"] and row["high"] < 0  # surf_rm is 0.6 dB below here
+    assert row["a_better_share"] == pytest.approx(np.mean(expected > 0))
+
+
+def test_latex_escapes_and_compiles(root, tmp_path):
+    tex = table.render(root, "main", "latex")
+    assert r"self\_remixing" in tex and r"\toprule" in tex and r"$\uparrow$" in tex
+    assert table.escape_latex("a_b & 5% #1 $x$") == r"a\_b \& 5\% \#1 \$x\$"
+    if shutil.which("pdflatex") is None:
+        pytest.skip("pdflatex is not installed (Debian: texlive-latex-recommended)")
+    doc = tmp_path / "doc.tex"
+    paired = table.render(root, "paired", "latex")
+    doc.write_text("\\documentclass{article}\n\\usepackage{booktabs}\n\\begin{document}\n" + tex + paired +
+                   "\\end{document}\n")
+    result = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", doc.name], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout[-2000:]
+    assert (tmp_path / "doc.pdf").stat().st_size > 1000
