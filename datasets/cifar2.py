@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from surf_bench.data.base import DatasetAdapter
-from surf_bench.data.cifar_batches import read_batch
+from surf_bench.data.cifar_batches import read_batch, write_batch
 from surf_bench.data.fetch import Remote, download, extract
 from surf_bench.data.image_pairs import ImageMixtureSplit, pairing_for, shuffled_split_indices
 from surf_bench.errors import DataError
@@ -78,6 +78,26 @@ class CIFAR2(DatasetAdapter):
         return ImageMixtureSplit(
             f"cifar2/{split}", pixels, self.n_slots, pair_seed, pairing, image_ids=ids
         )
+
+    @staticmethod
+    def write_example(root: Path, per_batch: int = 30, n_test: int = 20) -> Path:
+        """Random images in ``cifar-10-batches-py/`` (five training batches and the test batch, each a
+        pickled dict as published); returns that folder."""
+        folder = Path(root) / FOLDER
+        folder.mkdir(parents=True, exist_ok=True)
+        rng = np.random.default_rng(1)
+        for b in range(1, 6):
+            write_batch(
+                folder / f"data_batch_{b}",
+                rng.integers(0, 256, (per_batch, 3, 32, 32)),
+                rng.integers(0, 10, per_batch),
+            )
+        write_batch(folder / "test_batch", rng.integers(0, 256, (n_test, 3, 32, 32)), rng.integers(0, 10, n_test))
+        return folder
+
+    def example(self, root: Path) -> tuple["CIFAR2", Path]:
+        self.write_example(root)
+        return self, Path(root)
 
     def fetch(self, root: Path) -> None:
         root = Path(root)

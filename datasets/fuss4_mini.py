@@ -182,6 +182,11 @@ class FUSS4Mini(OfflinePoolAdapter):
         x = procedural.FOREGROUNDS[kind](np.random.default_rng(seed), self.rate, int(seconds * self.rate))
         return normalise(_fade(x.astype(np.float32), self.rate))
 
+    def example(self, root: Path) -> tuple["FUSS4Mini", Path]:
+        """A small build (0.5 s items, a few clips per split) under ``root``; it is built on open."""
+        small = {"train": (6, 16, 12), "valid": (6, 8, 6), "test": (6, 16, 20)}
+        return type(self)(seconds=0.5, rate=self.rate, layout=small), Path(root)
+
     def train_recipe(self, pool, seed: int):
         kinds = [row["kind"] for row in pool.rows]
         lengths = np.array([int(row["length"]) for row in pool.rows])

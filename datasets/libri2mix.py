@@ -24,10 +24,11 @@ from pathlib import Path
 
 from surf_bench.data.audio_splits import AudioItem, AudioSplit, SourceRef
 from surf_bench.data.base import DatasetAdapter
+from surf_bench.data.examples import tone, write_audio_file
 from surf_bench.data.fetch import Remote, download, extract
 from surf_bench.data.librimix import MIXTURE_COLUMNS, generate_mix_clean
 from surf_bench.data.librispeech import find_root, remote
-from surf_bench.data.manifest import read_csv
+from surf_bench.data.manifest import read_csv, write_csv
 from surf_bench.errors import DataError
 
 SUBSETS = {"train": "train-360", "valid": "dev", "test": "test"}
@@ -103,6 +104,40 @@ class Libri2Mix(DatasetAdapter):
             seed=seed,
         )
         return out.validate(headers=not train)  # train: existence only (100k files), read errors later
+
+    @staticmethod
+    def write_example(
+        root: Path, n: int = 3, rate: int = 16000, mode: str = "min", seconds: tuple = (0.6, 0.5, 0.3)
+    ) -> Path:
+        """``n`` two-tone mixtures per subset in LibriMix's layout (s1, s2, mix_clean WAVs and the
+        metadata CSVs, whose paths point elsewhere as on the machine that generated them); returns
+        the ``wavXk/<mode>`` folder."""
+        mode_dir = Path(root) / "Libri2Mix" / f"wav{rate // 1000}k" / mode
+        for subset in SUBSETS.values():
+            rows = []
+            for i in range(n):
+                mix_id = f"{100 + i}-{i}-000{i}_{200 + i}-{i}-000{i}"
+                length = int(seconds[i % len(seconds)] * rate)
+                s1 = tone(length / rate, rate, 300 + 50 * i, seed=i)
+                s2 = tone(length / rate, rate, 700, 0.2, seed=9 + i)
+                for name, x in (("s1", s1), ("s2", s2), ("mix_clean", s1 + s2)):
+                    write_audio_file(mode_dir / subset / name / f"{mix_id}.wav", x, rate)
+                rows.append(
+                    {
+                        "mixture_ID": mix_id,
+                        "mixture_path": f"/elsewhere/{subset}/mix_clean/{mix_id}.wav",
+                        "source_1_path": f"/elsewhere/{subset}/s1/{mix_id}.wav",
+                        "source_2_path": f"/elsewhere/{subset}/s2/{mix_id}.wav",
+                        "length": length,
+                    }
+                )
+            write_csv(mode_dir / "metadata" / f"mixture_{subset}_mix_clean.csv", rows)
+        return mode_dir
+
+    def example(self, root: Path) -> tuple["Libri2Mix", Path]:
+        """Three short mixtures per split, read with 0.25 s training and 0.4 s evaluation crops."""
+        self.write_example(root, rate=self.sample_rate, mode=self.mode)
+        return Libri2Mix(self.sample_rate, self.mode, train_seconds=0.25, eval_seconds=0.4), Path(root)
 
     def fetch(self, root: Path) -> None:
         root = Path(root)

@@ -24,6 +24,7 @@ import numpy as np
 from surf_bench.data.audio_io import audio_info
 from surf_bench.data.audio_splits import AudioItem, AudioSplit, SourceRef
 from surf_bench.data.base import DatasetAdapter
+from surf_bench.data.examples import tone, write_audio_file
 from surf_bench.data.fetch import Remote, download, extract
 from surf_bench.data.librispeech import find_root, remote, utterances
 from surf_bench.data.manifest import read_csv, write_csv
@@ -131,6 +132,32 @@ class LibriFUSS2(DatasetAdapter):
             f"librifuss2/{split}", root, items, 2, RATE, crop=None, seed=seed, rescale=speech_to_sound
         )
         return out.validate(headers=split != "train")
+
+    @staticmethod
+    def write_librispeech_example(root: Path, rate: int = RATE) -> None:
+        """Two speakers x three tone "utterances" (0.5, 0.4, 0.2 s) per subset, as LibriSpeech FLACs."""
+        for subset in SPEECH.values():
+            for spk in (19, 26):
+                for i, seconds in enumerate((0.5, 0.4, 0.2)):
+                    path = Path(root) / "LibriSpeech" / subset / str(spk) / "198" / f"{spk}-198-{i:04d}.flac"
+                    write_audio_file(path, tone(seconds, rate, 150 + spk, seed=spk + i), rate)
+
+    @staticmethod
+    def write_fsd_data_example(root: Path) -> None:
+        """Three tone clips (0.6, 0.2, 1 s) per split in FUSS's ``fsd_data/<split>/<label>/`` layout."""
+        for split in ("train", "validation", "eval"):
+            for i, seconds in enumerate((0.6, 0.2, 1.0)):
+                write_audio_file(
+                    Path(root) / "fsd_data" / split / "sound" / f"{i}.wav",
+                    tone(seconds, RATE, 2000 + 100 * i, seed=i),
+                    RATE,
+                )
+
+    def example(self, root: Path) -> tuple["LibriFUSS2", Path]:
+        """LibriSpeech + fsd_data trees of short tones, read in 0.3 s chunks (4 items per split)."""
+        self.write_librispeech_example(root)
+        self.write_fsd_data_example(root)
+        return LibriFUSS2(chunk_seconds=0.3, snr_range=self.snr_range), Path(root)
 
     def fetch(self, root: Path) -> None:
         root = Path(root)

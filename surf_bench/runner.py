@@ -46,6 +46,7 @@ from .cells import (
     variant_name,
 )
 from .checkpoint import TRAINING_SECTIONS
+from .criterion import remix_consistency
 from .data.base import check_split
 from .errors import CellBusy, CheckpointError, DataError, SurfBenchError, UsageError
 from .evaluate import evaluate
@@ -482,6 +483,11 @@ def run_cell(request: CellRequest, log=print) -> dict:
                      "the trained state is kept: run again to retry the evaluation")
             raise SurfBenchError(f"evaluation of {request.method} on {request.dataset}/{request.split} failed "
                                  f"({short_error(exc)}); {retry} (--debug shows the traceback)") from exc
+        if request.split == "valid":
+            # A criterion from the validation mixtures alone, for choices without clean references.
+            criterion = remix_consistency(method, eval_split, r.cfg, device, nfe=result.get("nfe"))
+            result["unsupervised"] = {"remix_error_db": criterion["remix_error_db"],
+                                      "items": len(criterion["remix_error_db_items"])}
         items = result.pop("items")
         payload = metrics_record(r, result, training, eval_split, method, device, time.perf_counter() - started)
         # The score goes last: it marks the split finished, so a crash before it leaves the old

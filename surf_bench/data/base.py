@@ -105,6 +105,15 @@ class DatasetAdapter(abc.ABC):
     def fetch(self, root: Path) -> None:
         raise DataError(f"dataset '{self.name}' has no downloader; place its files under {root}")
 
+    def example(self, root: Path) -> tuple[DatasetAdapter, Path]:
+        """A tiny copy of this dataset in its real on-disk format under ``root``; returns the adapter
+        to open it with and the root to open (the conformance tests open every split of it)."""
+        raise NotImplementedError(
+            f"dataset '{self.name}' ({type(self).__name__}) has no example(): implement "
+            "DatasetAdapter.example(root) to write a tiny copy of the dataset in its on-disk format under root "
+            "and return (adapter, root), so that tests/test_conformance.py can check it (docs/architecture.md)"
+        )
+
 
 def mixture_sum(mixture: torch.Tensor, spec: DataSpec) -> torch.Tensor:
     """Sum of the sources: m for summed mixtures, K * m for averaged ones."""

@@ -19,6 +19,7 @@ from ..errors import DataError
 from .audio_io import read_audio
 from .audio_splits import AudioItem, AudioSplit, SourceRef
 from .base import DatasetAdapter
+from .examples import tone, write_audio_file
 from .fetch import Remote, download, extract
 
 RATE = 16000
@@ -80,6 +81,35 @@ def check_mixture_sum(folder: Path, item: AudioItem, tolerance: float = 2e-3) ->
         )
 
 
+EXAMPLE_SECONDS = 0.25
+
+
+def write_ssdata_example(
+    root: Path, folder: str = "ssdata", counts: tuple = (1, 2, 3, 4), seconds: float = EXAMPLE_SECONDS
+) -> Path:
+    """A tiny ``ssdata`` tree in FUSS's layout: per split one example per entry of ``counts``
+    (1 background + count - 1 foreground tones), its mixture WAV the sum of its sources, and the
+    example lists; returns the folder written."""
+    base = Path(root) / folder
+    for split, list_name in LISTS.items():
+        sub = {"train": "train", "valid": "validation", "test": "eval"}[split]
+        lines = []
+        for i, count in enumerate(counts):
+            stem = f"{sub}/example{i:05d}"
+            sources = []
+            total = 0
+            for s in range(count):
+                role = "background" if s == 0 else "foreground"
+                x = tone(seconds, RATE, 200 + 150 * s, amp=0.2, seed=10 * i + s)
+                total = total + x
+                write_audio_file(base / f"{stem}_sources" / role / f"{role}{s}_sound.wav", x, RATE)
+                sources.append(f"{stem}_sources/{role}/{role}{s}_sound.wav")
+            write_audio_file(base / f"{stem}.wav", total, RATE)
+            lines.append("\t".join([f"{stem}.wav", *sources]))
+        (base / list_name).write_text("\n".join(lines) + "\n")
+    return base
+
+
 class FUSSAdapter(DatasetAdapter):
     """The FUSS adapter; ``datasets/fuss4.py`` (dry) and ``datasets/fuss4_reverb.py`` instantiate it."""
 
@@ -124,6 +154,13 @@ class FUSSAdapter(DatasetAdapter):
         if not train:
             check_mixture_sum(folder, items[0])
         return out
+
+    def example(self, root: Path) -> tuple[FUSSAdapter, Path]:
+        """Four 0.25 s examples (1 to 4 sources) per split, in ``ssdata/`` or ``ssdata_reverb/``."""
+        write_ssdata_example(root, "ssdata_reverb" if self.reverb else "ssdata")
+        train_seconds = min(self.train_seconds, EXAMPLE_SECONDS) if self.train_seconds else None
+        adapter = FUSSAdapter(self.name, self.reverb, self.description, train_seconds, seconds=EXAMPLE_SECONDS)
+        return adapter, Path(root)
 
     def fetch(self, root: Path) -> None:
         root = Path(root)

@@ -4,11 +4,10 @@ real on-disk formats."""
 import socket
 from pathlib import Path
 
-import numpy as np
 import pytest
-import soundfile as sf
 
 from surf_bench import registry
+from surf_bench.data.examples import tone, write_audio_file
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
@@ -31,16 +30,7 @@ def adapter():
     return registry.get_dataset
 
 
-def tone(seconds: float, rate: int, freq: float = 440.0, amp: float = 0.3, seed: int = 0) -> np.ndarray:
-    t = np.arange(int(round(seconds * rate))) / rate
-    noise = np.random.default_rng(seed).standard_normal(len(t)) * 0.01
-    return (amp * np.sin(2 * np.pi * freq * t) + noise).astype(np.float32)
-
-
-def write(path: Path, x: np.ndarray, rate: int, subtype: str = "PCM_16") -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sf.write(str(path), x, rate, subtype=subtype)
-    return path
+write = write_audio_file  # the example datasets' writers (DatasetAdapter.example) are the fixtures' too
 
 
 def corrupt(path: Path) -> None:

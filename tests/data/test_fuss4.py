@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from surf_bench.data.fuss import LISTS, FUSSAdapter
+from surf_bench.data.fuss import LISTS, FUSSAdapter, write_ssdata_example
 from surf_bench.errors import DataError
 
 RATE = 16000
@@ -11,24 +11,7 @@ SECONDS = 0.25
 
 
 def make_ssdata(root, h, folder="ssdata", counts=(1, 2, 3, 4)):
-    base = root / folder
-    for split, list_name in LISTS.items():
-        sub = {"train": "train", "valid": "validation", "test": "eval"}[split]
-        lines = []
-        for i, count in enumerate(counts):
-            stem = f"{sub}/example{i:05d}"
-            sources = []
-            total = 0
-            for s in range(count):
-                role = "background" if s == 0 else "foreground"
-                x = h.tone(SECONDS, RATE, 200 + 150 * s, amp=0.2, seed=10 * i + s)
-                total = total + x
-                h.write(base / f"{stem}_sources" / role / f"{role}{s}_sound.wav", x, RATE)
-                sources.append(f"{stem}_sources/{role}/{role}{s}_sound.wav")
-            h.write(base / f"{stem}.wav", total, RATE)
-            lines.append("\t".join([f"{stem}.wav", *sources]))
-        (base / list_name).write_text("\n".join(lines) + "\n")
-    return base
+    return write_ssdata_example(root, folder, counts, SECONDS)
 
 
 def fuss(reverb=False, **kwargs):

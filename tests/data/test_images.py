@@ -7,36 +7,18 @@ import numpy as np
 import pytest
 import torch
 
-from surf_bench.data.cifar_batches import read_batch, write_batch
+from surf_bench import registry
+from surf_bench.data.cifar_batches import read_batch
 from surf_bench.data.idx import read_idx, write_idx
 from surf_bench.errors import DataError
 
 
 def make_mnist(root, n_train=200, n_test=40, gz=True, torchvision=True):
-    folder = root / "MNIST" / "raw" if torchvision else root
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(0)
-    suffix = ".gz" if gz else ""
-    for prefix, n in (("train", n_train), ("t10k", n_test)):
-        write_idx(
-            folder / f"{prefix}-images-idx3-ubyte{suffix}", rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
-        )
-        write_idx(folder / f"{prefix}-labels-idx1-ubyte{suffix}", rng.integers(0, 10, n, dtype=np.uint8))
-    return folder
+    return registry.get_dataset("mnist2").write_example(root, n_train, n_test, gz, torchvision)
 
 
 def make_cifar(root, per_batch=30, n_test=20):
-    folder = root / "cifar-10-batches-py"
-    folder.mkdir(parents=True)
-    rng = np.random.default_rng(1)
-    for b in range(1, 6):
-        write_batch(
-            folder / f"data_batch_{b}",
-            rng.integers(0, 256, (per_batch, 3, 32, 32)),
-            rng.integers(0, 10, per_batch),
-        )
-    write_batch(folder / "test_batch", rng.integers(0, 256, (n_test, 3, 32, 32)), rng.integers(0, 10, n_test))
-    return folder
+    return registry.get_dataset("cifar2").write_example(root, per_batch, n_test)
 
 
 def test_idx_round_trip_and_errors(tmp_path):

@@ -4,39 +4,16 @@ import numpy as np
 import pytest
 import torch
 
+from surf_bench import registry
 from surf_bench.data.librimix import generate_mix_clean
 from surf_bench.data.manifest import write_csv
 from surf_bench.errors import DataError
 
 RATE = 16000
-SUBSETS = ("train-360", "dev", "test")
 
 
 def make_librimix(root, h, n=3, rate=RATE, mode="min", seconds=(0.6, 0.5, 0.3)):
-    mode_dir = root / "Libri2Mix" / f"wav{rate // 1000}k" / mode
-    for subset in SUBSETS:
-        rows = []
-        for i in range(n):
-            mix_id = f"{100 + i}-{i}-000{i}_{200 + i}-{i}-000{i}"
-            length = int(seconds[i % len(seconds)] * rate)
-            s1, s2 = (
-                h.tone(length / rate, rate, 300 + 50 * i, seed=i),
-                h.tone(length / rate, rate, 700, 0.2, seed=9 + i),
-            )
-            paths = {}
-            for name, x in (("s1", s1), ("s2", s2), ("mix_clean", s1 + s2)):
-                paths[name] = h.write(mode_dir / subset / name / f"{mix_id}.wav", x, rate)
-            rows.append(
-                {
-                    "mixture_ID": mix_id,
-                    "mixture_path": f"/elsewhere/{subset}/mix_clean/{mix_id}.wav",
-                    "source_1_path": f"/elsewhere/{subset}/s1/{mix_id}.wav",
-                    "source_2_path": f"/elsewhere/{subset}/s2/{mix_id}.wav",
-                    "length": length,
-                }
-            )
-        write_csv(mode_dir / "metadata" / f"mixture_{subset}_mix_clean.csv", rows)
-    return mode_dir
+    return registry.get_dataset("libri2mix").write_example(root, n, rate, mode, seconds)
 
 
 @pytest.fixture

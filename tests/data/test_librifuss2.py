@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from surf_bench import registry
 from surf_bench.errors import DataError
 
 RATE = 16000
@@ -11,21 +12,12 @@ CHUNK = 0.3
 
 
 def make_librispeech(root, h, rate=RATE):
-    for subset in ("train-clean-100", "dev-clean", "test-clean"):
-        for spk in (19, 26):
-            for i, seconds in enumerate((0.5, 0.4, 0.2)):  # the 0.2 s utterance is too short: skipped
-                path = root / "LibriSpeech" / subset / str(spk) / "198" / f"{spk}-198-{i:04d}.flac"
-                h.write(path, h.tone(seconds, rate, 150 + spk, seed=spk + i), rate)
+    # utterances of 0.5, 0.4 and 0.2 s: the 0.2 s one is shorter than a chunk, skipped
+    registry.get_dataset("librifuss2").write_librispeech_example(root, rate)
 
 
 def make_fsd_data(root, h):
-    for split in ("train", "validation", "eval"):
-        for i, seconds in enumerate((0.6, 0.2, 1.0)):
-            h.write(
-                root / "fsd_data" / split / "sound" / f"{i}.wav",
-                h.tone(seconds, RATE, 2000 + 100 * i, seed=i),
-                RATE,
-            )
+    registry.get_dataset("librifuss2").write_fsd_data_example(root)
 
 
 @pytest.fixture

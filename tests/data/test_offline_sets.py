@@ -12,17 +12,17 @@ pytestmark = pytest.mark.skipif(not espeak.available(), reason="espeakng-loader 
 
 
 @pytest.fixture
-def speech(adapter):
-    return type(adapter("speech2-mini"))(
-        seconds=0.5, layout={"train": (3, 2), "valid": (2, 2), "test": (2, 3)}
-    )
+def speech(adapter, tmp_path):
+    small, _ = adapter("speech2-mini").example(tmp_path)  # 0.5 s; train (3, 2), valid (2, 2), test (2, 3)
+    assert small.seconds == 0.5 and small.layout == {"train": (3, 2), "valid": (2, 2), "test": (2, 3)}
+    return small
 
 
 @pytest.fixture
-def sounds(adapter):
-    return type(adapter("fuss4-mini"))(
-        seconds=0.5, layout={"train": (6, 16, 12), "valid": (6, 8, 6), "test": (6, 16, 20)}
-    )
+def sounds(adapter, tmp_path):
+    small, _ = adapter("fuss4-mini").example(tmp_path)
+    assert small.seconds == 0.5 and small.layout == {"train": (6, 16, 12), "valid": (6, 8, 6), "test": (6, 16, 20)}
+    return small
 
 
 def test_speech2_mini_builds_and_mixes(tmp_path, speech):
