@@ -249,10 +249,17 @@ COLUMNS = ["dataset", "method", "preset", "variant", "seed", "split", "metric", 
            "n_items", "config_hash", "train_mixtures", "train_seconds", "wall_seconds", "path"]
 
 
-def _score_files(root: Path):
+def _score_records(root: Path):
+    """(path, record) of every readable score file (metrics.json, metrics.<split>.json) under root."""
     for path in sorted(Path(root).rglob("metrics*.json")):
-        if path.name == "metrics.json" or (path.name.startswith("metrics.") and path.name.count(".") == 2):
-            yield path
+        if path.name != "metrics.json" and not (path.name.startswith("metrics.") and path.name.count(".") == 2):
+            continue
+        try:
+            record = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        if isinstance(record, dict) and "metrics" in record and "method" in record:
+            yield path, record
 
 
 def collect(root: Path = Path("results")):
@@ -263,13 +270,7 @@ def collect(root: Path = Path("results")):
     from .metrics import catalog
 
     rows = []
-    for path in _score_files(root):
-        try:
-            record = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError):
-            continue
-        if not isinstance(record, dict) or "metrics" not in record or "method" not in record:
-            continue
+    for path, record in _score_records(root):
         prov = record.get("provenance") or {}
         train = record.get("train") or {}
         split = record.get("split") or ("test" if path.name == "metrics.json" else path.name.split(".")[1])
@@ -302,11 +303,7 @@ def collect_curves(root: Path = Path("results")):
     import pandas as pd
 
     rows = []
-    for path in _score_files(root):
-        try:
-            record = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError):
-            continue
+    for _, record in _score_records(root):
         split = record.get("split") or "test"
         for point in record.get("nfe_curve") or []:
             for name, value in point.items():

@@ -284,6 +284,10 @@ def test_bad_input_gives_one_line_and_keeps_results(base, tmp_path, request, arg
     assert exit_code == code, err
     assert fragment in line, line
     assert _snapshot(tmp_path / "results") == finished  # finished results untouched, byte for byte
+    results = tmp_path / "results"
+    if results.is_dir():  # a failed run leaves no cell folder holding only its lock
+        lock_only = [p for p in results.rglob("seed*") if p.is_dir() and {c.name for c in p.iterdir()} <= {".lock"}]
+        assert not lock_only, lock_only
 
 
 def _log_message(name: str, exit_code: int, line: str, tmp_path: Path) -> None:

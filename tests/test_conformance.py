@@ -15,7 +15,7 @@ import torch
 from surf_bench import config, registry
 from surf_bench.data.base import DataSpec, SourceSplit, mixture_sum
 from surf_bench.train import Trainer
-from tests.helpers import tiny_image_split
+from tests.helpers import PoisonedSplit, SourceLeak, tiny_image_split
 
 MODALITIES = ("image", "audio")
 SPLITS = ("train", "valid", "test")
@@ -48,36 +48,6 @@ class TinyAudioSplit(SourceSplit):
 
     def sources(self, i):
         return self._sources[i]
-
-
-class SourceLeak(AssertionError):
-    pass
-
-
-class PoisonedSplit(SourceSplit):
-    """Mixtures as the inner split's; reading a source raises (docs/architecture.md, "Data")."""
-
-    def __init__(self, inner):
-        self._inner = inner
-        self.spec = inner.spec
-
-    def __len__(self):
-        return len(self._inner)
-
-    def item_ids(self):
-        return self._inner.item_ids()
-
-    def mixture(self, i):
-        return self._inner.mixture(i)
-
-    def mixtures(self, index):
-        return self._inner.mixtures(index)
-
-    def sources(self, i):
-        raise SourceLeak("sources read")
-
-    def sources_batch(self, index):
-        raise SourceLeak("sources read")
 
 
 def tiny_split(modality):

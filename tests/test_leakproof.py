@@ -4,40 +4,12 @@ import pytest
 import torch
 
 from surf_bench import config, registry
-from surf_bench.data.base import SourceSplit
 from surf_bench.data.views import MixtureBatch
 from surf_bench.train import Trainer
-from tests.helpers import tiny_image_split
+from tests.helpers import PoisonedSplit, SourceLeak, tiny_image_split
 
-UNSUPERVISED = ["mixit", "remixit", "self_remixing", "surf_rm", "surf_sr"]
-
-
-class SourceLeak(AssertionError):
-    pass
-
-
-class PoisonedSplit(SourceSplit):
-    def __init__(self, inner):
-        self._inner = inner
-        self.spec = inner.spec
-
-    def __len__(self):
-        return len(self._inner)
-
-    def item_ids(self):
-        return self._inner.item_ids()
-
-    def mixture(self, i):
-        return self._inner.mixture(i)
-
-    def mixtures(self, index):
-        return self._inner.mixtures(index)
-
-    def sources(self, i):
-        raise SourceLeak("sources read")
-
-    def sources_batch(self, index):
-        raise SourceLeak("sources read")
+UNSUPERVISED = sorted(n for n, cls in registry.methods().items() if not cls.supervised)
+SUPERVISED = sorted(n for n, cls in registry.methods().items() if cls.supervised)
 
 
 def _train(name, tmp_path):
@@ -67,7 +39,7 @@ def test_mixture_batches_have_no_sources_field():
         batch.sources = torch.zeros(1)
 
 
-@pytest.mark.parametrize("name", ["pit", "floss"])
+@pytest.mark.parametrize("name", SUPERVISED)
 def test_the_poison_catches_supervised_methods(name, tmp_path):
     with pytest.raises(SourceLeak):
         _train(name, tmp_path)

@@ -32,7 +32,7 @@ def audio_info(path: str | Path) -> AudioInfo:
         info = sf.info(str(path))
     except (sf.SoundFileError, RuntimeError) as exc:
         raise DataError(
-            f"{path}: not a readable audio file ({_short(exc)}); it is corrupt, re-download it"
+            f"{path}: not a readable audio file ({_reader_reason(exc)}); it is corrupt, re-download it"
         ) from None
     return AudioInfo(int(info.samplerate), int(info.frames), int(info.channels))
 
@@ -79,7 +79,7 @@ def read_audio(
         data, _ = sf.read(str(path), start=file_start, frames=file_frames, dtype="float32", always_2d=True)
     except (sf.SoundFileError, RuntimeError) as exc:
         raise DataError(
-            f"{path}: cannot decode audio ({_short(exc)}); the file is corrupt or truncated, re-download it"
+            f"{path}: cannot decode audio ({_reader_reason(exc)}); the file is corrupt or truncated, re-download it"
         ) from None
     x = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
     if exact and file_frames >= 0 and len(x) < file_frames:
@@ -109,7 +109,7 @@ def write_audio(path: str | Path, x: np.ndarray, rate: int, subtype: str | None 
         tmp.unlink(missing_ok=True)
 
 
-def _short(exc: Exception) -> str:
+def _reader_reason(exc: Exception) -> str:
     """The reason from a reader's error, without soundfile's "Error opening '<path>': " prefix."""
     text = str(exc).strip()
     if not text:
