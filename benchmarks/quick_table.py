@@ -30,7 +30,7 @@ def summarise(root: Path, split: str) -> pd.DataFrame:
     table = frame.groupby(["dataset", "method", "variant"]).agg(
         metric=("metric", "first"), mean=("mean", "mean"), sd=("mean", "std"), seeds=("seed", "count"),
         mixture=("baseline", "mean"), train_s=("train_seconds", "mean"), nfe=("nfe", "first"),
-        train_mixtures=("train_mixtures", "first"))
+        train_mixtures=("train_mixtures", "first"), remix_error_db=("remix_error_db", "mean"))
     order = {m: i for i, m in enumerate(METHODS)}
     return table.sort_index(key=lambda index: index.map(lambda v: order.get(v, len(order)))
                             if index.name == "method" else index)

@@ -246,7 +246,7 @@ def load_json(path: Path) -> dict:
 # --- the one reader of results ----------------------------------------------------------------
 COLUMNS = ["dataset", "method", "preset", "variant", "seed", "split", "metric", "mean", "ci_low", "ci_high",
            "baseline", "higher_is_better", "headline", "nfe", "supervised", "kind", "modality", "protocol",
-           "n_items", "config_hash", "train_mixtures", "train_seconds", "wall_seconds", "path"]
+           "n_items", "config_hash", "train_mixtures", "train_seconds", "wall_seconds", "remix_error_db", "path"]
 
 
 def _score_records(root: Path):
@@ -264,7 +264,8 @@ def _score_records(root: Path):
 
 def collect(root: Path = Path("results")):
     """Every finished score under ``root`` as a pandas DataFrame: one row per cell, split and metric
-    (mean, 95% interval, the do-nothing baseline, and the cell's identity and provenance)."""
+    (mean, 95% interval, the do-nothing baseline, the cell's identity and provenance, and for
+    validation scores the unsupervised remix-consistency criterion of surf_bench.criterion)."""
     import pandas as pd
 
     from .metrics import catalog
@@ -290,10 +291,10 @@ def collect(root: Path = Path("results")):
                 "n_items": record.get("n_items"), "config_hash": prov.get("config_hash"),
                 "train_mixtures": train.get("train_mixtures", prov.get("train_mixtures")),
                 "train_seconds": prov.get("train_seconds"), "wall_seconds": prov.get("wall_seconds"),
-                "path": str(path),
+                "remix_error_db": (record.get("unsupervised") or {}).get("remix_error_db"), "path": str(path),
             })
     frame = pd.DataFrame(rows, columns=COLUMNS)
-    for column in ("mean", "ci_low", "ci_high", "baseline"):
+    for column in ("mean", "ci_low", "ci_high", "baseline", "remix_error_db"):
         frame[column] = pd.to_numeric(frame[column], errors="coerce")
     return frame
 

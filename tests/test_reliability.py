@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import math
 import os
 import signal
 import subprocess
@@ -242,6 +243,7 @@ def test_force_replaces_results_only_once_the_new_run_has_succeeded(data, tmp_pa
     assert code == 0 and "step " not in err, err
     valid = json.loads((folder / "metrics.valid.json").read_text())
     assert valid["split"] == "valid" and "valid_manifest_hash" in valid["provenance"]
+    assert math.isfinite(valid["unsupervised"]["remix_error_db"])  # the criterion from mixtures alone
     assert {p.name: p.read_bytes() for p in folder.iterdir() if p.name in before} == before
     before["metrics.valid.json"] = (folder / "metrics.valid.json").read_bytes()
 
