@@ -304,6 +304,12 @@ def _init_state(r: Resolved, log) -> tuple[dict, dict]:
         raise CheckpointError(f"the {source} checkpoint {model_path} was trained with another {what} "
                               f"({describe_differences(differences)}); use the same --set options "
                               f"as that cell, or {retrain}")
+    if request.init_variant is None:  # a variant named by its settings: it must still have them all
+        stale = config_differences(state.get("config") or {}, init.cfg.to_dict(), sections=TRAINING_SECTIONS)
+        if stale:
+            raise CheckpointError(f"the {source} cell {init.directory} was trained with other settings than its "
+                                  f"variant has now ({describe_differences(stale)}; the preset or the method's "
+                                  f"defaults changed since); {retrain}")
     provenance = {"path": str(model_path), "sha256": file_sha256(model_path), "method": source,
                   "config_hash": state.get("config_hash")}
     return state, provenance

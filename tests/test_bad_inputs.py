@@ -151,6 +151,12 @@ def other_network(path: Path) -> None:
     torch.save(state, path)
 
 
+def stale_settings(path: Path) -> None:
+    state = torch.load(path, weights_only=True)
+    state["config"]["train"]["lr"] = 0.123  # as if the mixit defaults had changed since it was trained
+    torch.save(state, path)
+
+
 def a_file_as_root(ctx):
     (ctx.tmp / "root.txt").write_text("not a folder\n")
 
@@ -239,6 +245,8 @@ CASES = [  # name, argv, exit code, a fragment of the one line, setup (breaks so
          mixit_model(other_dataset)),
     case("mixit-checkpoint-other-network", REMIXIT, 1, "trained with another network (net.channels: 6 -> 4)",
          mixit_model(other_network)),
+    case("mixit-cell-stale", REMIXIT, 1, "was trained with other settings than its variant has now (train.lr: 0.123",
+         mixit_model(stale_settings)),
     case("corrupt-checkpoint", [*PIT, "--seed", "5", "--variant", "garbage"], 1, "is unreadable (not a PyTorch file",
          garbage_checkpoint),
     case("truncated-checkpoint", [*PIT, "--seed", "7", "--set", "train.lr=1e30", "--variant", "diverged"], 1,
