@@ -137,8 +137,10 @@ def resolve_cell(request: CellRequest) -> Resolved:
     if adapter.modality not in modalities:
         raise UsageError(f"method '{request.method}' does not support {adapter.modality} datasets "
                          f"(it supports {', '.join(modalities)})")
-    resolve = lambda overrides: config_mod.resolve(request.preset, adapter.modality,  # noqa: E731
-                                                   method_cls.preset_defaults, adapter.preset_defaults, overrides)
+    def resolve(overrides: dict):
+        return config_mod.resolve(request.preset, adapter.modality, method_cls.preset_defaults,
+                                  adapter.preset_defaults, overrides)
+
     cfg = resolve(request.overrides)
     if request.data_root:
         if Path(request.data_root).exists() and not Path(request.data_root).is_dir():
