@@ -144,11 +144,14 @@ def _planned_request(index: int, params: Path | None, method, dataset, set_, **o
 
 @app.command("table")
 def table(
-    root: Path = typer.Option(Path("results"), "--root", help="Results root to read."),
+    root: Path | None = typer.Option(None, "--root", help="Results root to read (default: results, or the "
+                                     "grid's `out` with --params)."),
     fmt: str = typer.Option("md", "--format", help="csv | md | latex"),
     which: str = typer.Option("main", "--table", help="main | ablation | paired"),
     split: str = typer.Option("test", "--split", help="test | valid"),
     variant: str = typer.Option("default", "--variant", help="Which variant of the cells to tabulate."),
+    params: Path | None = typer.Option(None, "--params", help="Tabulate exactly the cells of this grid "
+                                       "(one variant per method; its `out` is the root unless --root is given)."),
     out: Path | None = typer.Option(None, "--out", help="Write every table in every format into this folder "
                                     "(leaderboard.*, ablation.*, paired.*) instead of printing one."),
 ):
@@ -158,19 +161,73 @@ def table(
     from .results import atomic_write_bytes
 
     check_split_name(split)
+    cells = None
+    if params is not None:
+        from .plan import expand, load_params
+
+        grid = load_params(params)
+        cells = expand(grid)
+        root = root or Path(grid.get("out", "results"))
+    root = root or Path("results")
     for name, allowed in (("--format", tables.FORMATS), ("--table", tables.TABLES)):
         value = fmt if name == "--format" else which
         if value not in allowed:
             raise UsageError(f"{name} {value!r}: valid: {', '.join(allowed)}")
     if out is None:
-        typer.echo(tables.render(root, which, fmt, split, variant), nl=False)
+        typer.echo(tables.render(root, which, fmt, split, variant, cells), nl=False)
         return
     suffix = {"csv": "csv", "md": "md", "latex": "tex"}
     for name, stem in (("main", "leaderboard"), ("ablation", "ablation"), ("paired", "paired")):
         for form in tables.FORMATS:
-            atomic_write_bytes(Path(out) / f"{stem}.{suffix[form]}", tables.render(root, name, form, split,
-                                                                                   variant).encode())
+            text = tables.render(root, name, form, split, variant, cells)
+            atomic_write_bytes(Path(out) / f"{stem}.{suffix[form]}", text.encode())
     typer.echo(f"tables written to {out}/: leaderboard, ablation, paired (.csv .md .tex)")
+
+
+@app.command("tune")
+def tune(
+    method: str = typer.Option(..., "--method", "-m", help="Method to tune (e.g. surf_rm)."),
+    dataset: str = typer.Option(..., "--dataset", "-d", help="Dataset (its validation split is scored)."),
+    preset: str = typer.Option("quick", "--preset", "-p", help="smoke | quick | paper"),
+    seed: int = typer.Option(0, "--seed", help="Seed of every trial's cell."),
+    trials: int = typer.Option(12, "--trials", help="Trials of the whole study (complete or pruned)."),
+    workers: int = typer.Option(1, "--workers", help="Worker processes on the study, each with its share of "
+                                "the cores."),
+    storage: str | None = typer.Option(None, "--storage", help="Optuna RDB URL (e.g. postgresql://...); "
+                                       "default: a journal file under <out>/tune/<study>/."),
+    study: str | None = typer.Option(None, "--study", help="Study name (default: method-dataset-preset-"
+                                     "seed-objective); the same name resumes it."),
+    param: list[str] | None = typer.Option(None, "--param", help="KEY=KIND:LO:HI (KIND: log1m, log, float, "
+                                           "int) or KEY=cat:A,B; default unsup.ema_decay=log1m:1e-4:3e-2."),
+    objective: str = typer.Option("oracle", "--objective", help="oracle (validation headline metric) | "
+                                  "unsupervised (remix error from validation mixtures alone)"),
+    pruner: str = typer.Option("median", "--pruner", help="median | hyperband | none"),
+    prune_every: int = typer.Option(0, "--prune-every", help="Steps between intermediate values (0: a "
+                                    "quarter of train.steps)."),
+    prune_items: int = typer.Option(64, "--prune-items", help="Validation mixtures per intermediate value."),
+    set_: list[str] | None = typer.Option(None, "--set", help="Fixed setting of every trial, section.key=value."),
+    out: Path = typer.Option(Path("results"), "--out", help="Results root (trial cells, tune/<study>/)."),
+    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda | cuda:N"),
+    join: bool = typer.Option(False, "--join", help="Join a study that runs elsewhere (another machine on the "
+                              "same RDB): do not mark its running trials as failed."),
+    report_only: bool = typer.Option(False, "--report", help="Only write the report of the study as it is."),
+):
+    """Tune the EMA decay alpha (or any --param) with Optuna on the validation split."""
+    from . import config as config_mod
+    from . import tune as tuning
+
+    if workers < 1:
+        raise UsageError("--workers must be >= 1")
+    spec = tuning.StudySpec(method=method, dataset=dataset, preset=preset, seed=seed, study=study or "",
+                            trials=trials, spaces=list(param or tuning.DEFAULT_SPACES), objective=objective,
+                            overrides=config_mod.parse_set_options(set_ or []), out=str(out),
+                            storage=storage or "", device=device, pruner=pruner, prune_every=prune_every,
+                            prune_items=prune_items)
+    tuning.check_spec(spec)
+    if report_only:
+        tuning.report(spec, typer.echo)
+    else:
+        tuning.launch(spec, workers=workers, join=join, log=typer.echo)
 
 
 @app.command("curves")

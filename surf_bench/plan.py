@@ -75,11 +75,19 @@ def load_params(path: Path | None) -> dict:
 
 
 def _flat_overrides(value, where: str) -> dict:
+    """section.key -> value; nested mappings ({unsup: {ema_decay: x}}, what `dvc exp run -S
+    settings.surf_rm.unsup.ema_decay=x` writes) are joined with dots."""
     if value is None:
         return {}
     if not isinstance(value, dict):
         raise UsageError(f"params: '{where}' must map section.key to a value")
-    return {str(k): (",".join(str(x) for x in v) if isinstance(v, list) else v) for k, v in value.items()}
+    flat = {}
+    for key, item in value.items():
+        if isinstance(item, dict):
+            flat.update({f"{key}.{k}": v for k, v in _flat_overrides(item, f"{where}.{key}").items()})
+        else:
+            flat[str(key)] = ",".join(str(x) for x in item) if isinstance(item, list) else item
+    return flat
 
 
 def expand(params: dict) -> list[PlannedCell]:

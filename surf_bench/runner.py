@@ -84,6 +84,7 @@ class CellRequest:
     variant: str | None = None  # None: "default", or a hash of the settings that differ from the preset
     split: str = "test"  # what to score: test (the final number) or valid (every choice)
     init_variant: str | None = None  # the init cell's variant (None: named by its inherited settings)
+    monitor: object = None  # runtime only, never part of the cell: see Trainer (tune's pruning)
 
 
 @dataclass
@@ -359,7 +360,7 @@ def _train(r: Resolved, train_split, device: str, log):
     make_deterministic(device)
     method = _build_method(r, train_split.spec, device, seed_everything(r.cell.seed))
     checkpoint = r.directory / "checkpoint.pt"
-    trainer = Trainer(method, train_split, cfg, r.cell.seed, checkpoint, log=log)
+    trainer = Trainer(method, train_split, cfg, r.cell.seed, checkpoint, log=log, monitor=request.monitor)
     # --force starts over: a checkpoint left by an earlier attempt is dropped; the finished results
     # stay in place until the new ones replace them.
     if request.force:

@@ -67,10 +67,34 @@ def _columns(frame: pd.DataFrame, paper: pd.DataFrame, table: str) -> list[tuple
     return columns
 
 
+def select_cells(frame: pd.DataFrame, cells) -> pd.DataFrame:
+    """The rows of a grid's cells (``plan.expand``): (dataset, method, preset, variant, seed) in the
+    grid. A table needs one variant per method and dataset, so a grid with several (an A/B grid)
+    is refused with the variants it names."""
+    from .errors import UsageError
+
+    wanted = {(c.dataset, c.method, c.preset, c.variant, int(c.seed)) for c in cells}
+    per_method: dict[tuple, set] = {}
+    for dataset, method, _, variant, _ in wanted:
+        per_method.setdefault((dataset, method), set()).add(variant)
+    several = {k: v for k, v in per_method.items() if len(v) > 1}
+    if several:
+        (dataset, method), names = next(iter(sorted(several.items())))
+        raise UsageError(f"a table needs one variant per method; the grid gives {method} on {dataset} "
+                         f"{len(names)} ({', '.join(sorted(names))}): tabulate an A/B grid with "
+                         "`benchmarks/quick_table.py`, or list one variant per method")
+    keys = list(zip(frame["dataset"], frame["method"], frame["preset"], frame["variant"],
+                    pd.to_numeric(frame["seed"], errors="coerce").fillna(-1).astype(int), strict=True))
+    return frame[[key in wanted for key in keys]]
+
+
 def leaderboard(frame: pd.DataFrame, table: str = "main", split: str = "test",
-                variant: str = "default") -> pd.DataFrame:
-    """Tidy rows of the main or ablation table: method, dataset, metric, mean, low, high, seeds, paper, ..."""
-    frame = frame[(frame["split"] == split) & (frame["variant"] == variant)]
+                variant: str | None = "default") -> pd.DataFrame:
+    """Tidy rows of the main or ablation table: method, dataset, metric, mean, low, high, seeds, paper, ...
+    ``variant=None`` takes every row of ``frame`` (already selected, e.g. by ``select_cells``)."""
+    frame = frame[frame["split"] == split]
+    if variant is not None:
+        frame = frame[frame["variant"] == variant]
     empty = pd.DataFrame(columns=["group", "method", "dataset", "metric", "mean", "low", "high", "seeds", "paper",
                                   "higher_is_better", "best", "preset", "train_mixtures", "nfe", "column"])
     if frame.empty:
@@ -118,11 +142,13 @@ def leaderboard(frame: pd.DataFrame, table: str = "main", split: str = "test",
     return out.reset_index(drop=True)
 
 
-def paired(root: Path, frame: pd.DataFrame, split: str = "test", variant: str = "default", n_boot: int = 2000,
-           seed: int = 0) -> pd.DataFrame:
+def paired(root: Path, frame: pd.DataFrame, split: str = "test", variant: str | None = "default",
+           n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
     """Mean per-item difference (a - b) of the headline metric on the same items, with a paired
     bootstrap 95% interval over the (seed, item) pairs both cells scored."""
-    frame = frame[(frame["split"] == split) & (frame["variant"] == variant) & frame["headline"]]
+    frame = frame[(frame["split"] == split) & frame["headline"].astype(bool)]
+    if variant is not None:
+        frame = frame[frame["variant"] == variant]
     items_file = "items.csv" if split == "test" else f"items.{split}.csv"
     rows = []
     for dataset in sorted(frame["dataset"].unique()):
@@ -264,10 +290,14 @@ def paired_latex(rows: pd.DataFrame, split: str) -> str:
     return "\n".join(out) + "\n"
 
 
-def render(root: Path, table: str = "main", fmt: str = "md", split: str = "test", variant: str = "default") -> str:
+def render(root: Path, table: str = "main", fmt: str = "md", split: str = "test", variant: str | None = "default",
+           cells=None) -> str:
+    """One table in one format; ``cells`` (a grid's planned cells) selects the cells instead of ``variant``."""
     from .results import collect
 
     frame = collect(root)
+    if cells is not None:
+        frame, variant = select_cells(frame, cells), None
     if table == "paired":
         rows = paired(root, frame, split, variant)
         if fmt == "csv":

@@ -12,11 +12,13 @@ and a run killed at any point and resumed ends with exactly the metrics of an un
 from __future__ import annotations
 
 import math
+import random
 import signal
 import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from .checkpoint import CHECKPOINT_VERSION, read_checkpoint, rng_states, set_rng_states, write_checkpoint
@@ -39,8 +41,11 @@ def lr_lambda(warmup: int, total: int, cosine: bool):
 
 class Trainer:
     def __init__(self, method, train_split, cfg, seed: int, checkpoint: Path, log=print,
-                 meta: dict | None = None):
+                 meta: dict | None = None, monitor=None):
         self.method = method
+        # monitor(step, method) every monitor.every steps (`surf-bench tune`'s intermediate values);
+        # it may raise to stop the run (a pruned trial), which saves the state first.
+        self.monitor = monitor
         self.cfg = cfg
         self.checkpoint = Path(checkpoint)
         self.log = log
@@ -185,6 +190,9 @@ class Trainer:
                 self.log(f"step {self.step}/{tc.steps}  loss {self.running / max(1, count):.5f}  "
                          f"{self.step / max(elapsed, 1e-9):.2f} it/s")
                 self.running = 0.0
+            every = getattr(self.monitor, "every", 0)
+            if self.monitor is not None and every > 0 and self.step % every == 0 and self.step < tc.steps:
+                start = self._call_monitor(net, start)
             now = time.perf_counter()
             due_steps = tc.checkpoint_every > 0 and self.step % tc.checkpoint_every == 0
             due_time = tc.checkpoint_minutes > 0 and now - last_save > 60 * tc.checkpoint_minutes
@@ -202,6 +210,25 @@ class Trainer:
         net.eval()
         return {"steps": self.step, "train_seconds": round(self.wall_seconds, 2), "history": self.history,
                 "resumed_from_step": self.resumed_from, "train_mixtures": self.sampler.distinct_mixtures()}
+
+    def _call_monitor(self, net, start: float) -> float:
+        """Run the monitor outside the training clock, in eval mode, with the random streams of
+        training left as they were (monitored and plain runs train the same weights)."""
+        paused = time.perf_counter()
+        self.wall_seconds += paused - start
+        states = (torch.get_rng_state(), np.random.get_state(), random.getstate())
+        net.eval()
+        try:
+            self.monitor(self.step, self.method)
+        except BaseException:
+            self.save()
+            raise
+        finally:
+            net.train()
+            torch.set_rng_state(states[0])
+            np.random.set_state(states[1])
+            random.setstate(states[2])
+        return time.perf_counter()
 
     def _update(self, tc, net) -> float:
         batch = self.sampler.next()

@@ -106,3 +106,25 @@ def test_latex_escapes_and_compiles(root, tmp_path):
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout[-2000:]
     assert (tmp_path / "doc.pdf").stat().st_size > 1000
+
+
+def test_a_grid_selects_its_cells_one_variant_per_method(root):
+    """--params: the table of exactly a grid's cells, each method at its own chosen variant."""
+    from surf_bench.errors import UsageError
+    from surf_bench.plan import PlannedCell
+
+    rng = np.random.default_rng(1)
+    for seed in (0, 1):
+        write_cell(root, "remixit", seed, 30.0 + rng.normal(0, 0.1, 50), variant="ema999")
+    grid = [PlannedCell(i, "mnist2-mini", m, "quick", "ema999" if m == "remixit" else "default", s)
+            for i, (m, s) in enumerate((m, s) for m in ("mixit", "remixit", "surf_rm") for s in (0, 1))]
+    rows = table.leaderboard(table.select_cells(collect(root), grid), "main", variant=None)
+    psnr = rows[rows["metric"] == "psnr"].set_index("method")
+    assert list(psnr.index) == ["mixit", "remixit", "surf_rm", "mixture"]
+    assert psnr.loc["remixit", "mean"] > 29  # the ema999 cells, not the default ones (19 dB)
+    assert psnr.loc["remixit", "best"]
+    paired = table.paired(root, table.select_cells(collect(root), grid), variant=None)
+    assert set(zip(paired["a"], paired["b"])) == {("surf_rm", "remixit"), ("surf_rm", "mixit")}
+    ab = grid + [PlannedCell(9, "mnist2-mini", "remixit", "quick", "default", 0)]
+    with pytest.raises(UsageError, match="one variant per method.*remixit.*default, ema999"):
+        table.select_cells(collect(root), ab)
