@@ -433,8 +433,10 @@ def launch(spec: StudySpec, workers: int = 1, join: bool = False, log=print) -> 
             for _, handle in procs:
                 handle.close()
         if any(codes):
-            raise SurfBenchError(f"worker(s) {[i for i, c in enumerate(codes) if c]} failed; see their logs in "
-                                 f"{spec.folder}/ and run the same command again to finish the study")
+            how = ", ".join(f"worker {i} {'killed by signal ' + str(-c) if c < 0 else 'exited with ' + str(c)}"
+                            for i, c in enumerate(codes) if c)
+            raise SurfBenchError(f"{how}; its log is in {spec.folder}/; run the same command again to finish the "
+                                 "study (finished trials are kept, a trial it left running is retried)")
     return report(spec, log)
 
 
