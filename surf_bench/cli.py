@@ -230,6 +230,31 @@ def tune(
         tuning.launch(spec, workers=workers, join=join, log=typer.echo)
 
 
+@app.command("report")
+def report(
+    root: Path | None = typer.Option(None, "--root", help="Results root (default: results, or the grid's `out`)."),
+    out: Path = typer.Option(Path("results/report.html"), "--out", help="HTML file to write."),
+    split: str = typer.Option("test", "--split", help="test | valid"),
+    variant: str = typer.Option("default", "--variant", help="Which variant of the cells to show."),
+    params: Path | None = typer.Option(None, "--params", help="Show exactly the cells of this grid."),
+    device: str = typer.Option("cpu", "--device", help="Where the example separations run."),
+):
+    """A static HTML page: tables, separations of the same items, curves, provenance (inline assets)."""
+    from . import report as reporting
+    from .cells import check_split_name
+
+    check_split_name(split)
+    cells = None
+    if params is not None:
+        from .plan import expand, load_params
+
+        grid = load_params(params)
+        cells = expand(grid)
+        root = root or Path(grid.get("out", "results"))
+    path = reporting.build(root or Path("results"), out, split, variant, cells, device)
+    typer.echo(f"report written to {path}")
+
+
 @app.command("curves")
 def curves(
     root: Path = typer.Option(Path("results"), "--root", help="Results root to read."),

@@ -290,6 +290,43 @@ def paired_latex(rows: pd.DataFrame, split: str) -> str:
     return "\n".join(out) + "\n"
 
 
+def _html_cell(text: str) -> str:
+    import html
+    import re
+
+    return re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", html.escape(text))
+
+
+def to_html(rows: pd.DataFrame, table: str, split: str) -> str:
+    """The main or ablation table as an HTML <table> (the report's; bold: best unsupervised)."""
+    import html
+
+    header, body = _wide(rows, latex=False)
+    out = [f'<table class="leaderboard" data-table="{table}">',
+           "<thead><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr></thead><tbody>"]
+    for line in body:
+        if line[0].startswith("__group__"):
+            out.append(f'<tr class="group"><td colspan="{len(header)}"><i>{html.escape(line[0][9:])}</i></td></tr>')
+        else:
+            out.append("<tr>" + "".join(f"<td>{_html_cell(c)}</td>" for c in line) + "</tr>")
+    out.append(f"</tbody></table><p class=\"caption\">{html.escape(caption(rows, table, split))}</p>")
+    return "\n".join(out)
+
+
+def paired_html(rows: pd.DataFrame, split: str) -> str:
+    import html
+
+    head = ["dataset", "metric", "a", "b", "mean(a - b)", "95% CI", "items", "seeds", "a better on"]
+    out = ['<table class="paired"><thead><tr>' + "".join(f"<th>{h}</th>" for h in head) + "</tr></thead><tbody>"]
+    for _, r in rows.iterrows():
+        cells = [r["dataset"], r["metric"], r["a"], r["b"], _fmt(r["mean_diff"]),
+                 f"[{_fmt(r['low'])}, {_fmt(r['high'])}]", r["items"], r["seeds"], f"{100 * r['a_better_share']:.0f}%"]
+        out.append("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells) + "</tr>")
+    out.append(f"</tbody></table><p class=\"caption\">Paired differences on the same {split} items (a minus b; "
+               "paired bootstrap 95% interval over items).</p>")
+    return "\n".join(out)
+
+
 def render(root: Path, table: str = "main", fmt: str = "md", split: str = "test", variant: str | None = "default",
            cells=None) -> str:
     """One table in one format; ``cells`` (a grid's planned cells) selects the cells instead of ``variant``."""

@@ -39,6 +39,14 @@ def lr_lambda(warmup: int, total: int, cosine: bool):
     return factor
 
 
+def format_eta(seconds: float) -> str:
+    """``1h02m``, ``12m05s`` or ``40s``: the remaining time of a log line."""
+    seconds = int(round(seconds))
+    if seconds >= 3600:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+
+
 class Trainer:
     def __init__(self, method, train_split, cfg, seed: int, checkpoint: Path, log=print,
                  meta: dict | None = None, monitor=None):
@@ -62,6 +70,7 @@ class Trainer:
         self.running = 0.0  # loss summed since the last log line (part of the state: history resumes exactly)
         self.saved_step: int | None = None  # step of the last checkpoint written or loaded
         self.resumed_from: int | None = None
+        self._resumed_seconds = 0.0  # training seconds before this process resumed (speed is this run's)
         self.meta = dict(meta or {})  # saved with every checkpoint (e.g. the initial checkpoint's path)
         self._stop_signal: str | None = None
 
@@ -120,6 +129,7 @@ class Trainer:
                 f"checkpoint {self.checkpoint} does not fit this method's networks ({short_error(exc)}); delete "
                 "it or run again with --force") from None
         self.saved_step = self.resumed_from = self.step
+        self._resumed_seconds = self.wall_seconds
         self.log(f"resumed from {self.checkpoint} at step {self.step}")
         return True
 
@@ -187,8 +197,10 @@ class Trainer:
                 elapsed = self.wall_seconds + time.perf_counter() - start
                 self.history.append({"step": self.step, "loss": self.running / max(1, count),
                                      "lr": self.scheduler.get_last_lr()[0], "seconds": round(elapsed, 2)})
+                done_here = self.step - (self.resumed_from or 0)
+                rate = done_here / max(elapsed - self._resumed_seconds, 1e-9)
                 self.log(f"step {self.step}/{tc.steps}  loss {self.running / max(1, count):.5f}  "
-                         f"{self.step / max(elapsed, 1e-9):.2f} it/s")
+                         f"{rate:.2f} it/s  eta {format_eta((tc.steps - self.step) / max(rate, 1e-9))}")
                 self.running = 0.0
             every = getattr(self.monitor, "every", 0)
             if self.monitor is not None and every > 0 and self.step % every == 0 and self.step < tc.steps:

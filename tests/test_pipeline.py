@@ -2,6 +2,7 @@
 one method's settings re-runs only that method's cells, the cells that start from them, and the
 tables. Runs the repository's own dvc.yaml on a tiny grid in a scratch copy of the repository."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -60,7 +61,10 @@ def test_dvc_repro_builds_the_tables_and_reruns_only_what_changed(repo):
         for suffix in ("csv", "md", "tex"):
             assert (repo / "results" / f"{stem}.{suffix}").stat().st_size > 0
     assert "surf_rm" in (repo / "results" / "paired.csv").read_text()
-    assert ran(sh("dvc", "repro", cwd=repo)) == []  # nothing changed: nothing runs
+    page = (repo / "results" / "report.html").read_text()
+    assert 'class="leaderboard"' in page and page.count("grid.png") == 0  # assets inline, no file links
+    assert page.count("alt=\"") >= 7 + 7  # a grid and a training curve per method
+    assert ran(sh("dvc", "repro", cwd=repo)) == []  # nothing changed: nothing runs (figures included)
     metrics = sh("dvc", "metrics", "show", cwd=repo)
     assert "surf_rm" in metrics and "psnr" in metrics
 
@@ -74,3 +78,9 @@ def test_dvc_repro_builds_the_tables_and_reruns_only_what_changed(repo):
     params["settings"]["floss"] = {"flow.sigma": 0.2}  # a method on its own: its cell and the tables
     (repo / "params.yaml").write_text(yaml.safe_dump(params))
     assert ran(sh("dvc", "repro", cwd=repo)) == ["scratch@mnist2-mini-floss-0", "tables"]
+    # What `dvc exp run -S settings.surf_rm.unsup.ema_decay=0.9` writes: a nested mapping.
+    params["settings"]["surf_rm"] = {"unsup": {"ema_decay": 0.9}}
+    (repo / "params.yaml").write_text(yaml.safe_dump(params))
+    assert ran(sh("dvc", "repro", cwd=repo)) == ["remix@mnist2-mini-surf_rm-0", "tables"]
+    cell = repo / "results" / "cells" / "mnist2-mini" / "surf_rm" / "smoke" / "pipeline" / "seed0" / "metrics.json"
+    assert json.loads(cell.read_text())["provenance"]["config"]["unsup"]["ema_decay"] == 0.9

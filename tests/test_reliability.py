@@ -338,3 +338,9 @@ def test_provenance_of_a_cell_started_from_the_mixit_cell(data, tmp_path):
     assert prov["init_config_hash"] == mixit["config_hash"] and mixit["training"]["init"] is None
     # The init cell is trained, never scored: no test figure is computed on the way.
     assert not list(init_cell(tmp_path).glob("metrics*.json"))
+
+
+def test_log_lines_carry_an_eta_without_control_characters():
+    from surf_bench.train import format_eta
+
+    assert [format_eta(s) for s in (0.4, 40, 65, 3600 + 125)] == ["0s", "40s", "1m05s", "1h02m"]
