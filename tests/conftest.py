@@ -4,6 +4,10 @@ import pytest
 import torch
 
 os.environ.setdefault("SURF_BENCH_DATA", "/nonexistent-surf-bench-data")
+# Hermetic image metrics: a weights cache fetched on this machine must not change what tests see.
+os.environ["SURF_BENCH_WEIGHTS"] = "/nonexistent-surf-bench-weights"
+for _name in ("SURF_BENCH_FID_WEIGHTS", "SURF_BENCH_LPIPS_WEIGHTS"):
+    os.environ.pop(_name, None)
 
 
 @pytest.fixture(autouse=True)

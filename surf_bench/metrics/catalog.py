@@ -25,8 +25,8 @@ class Metric:
 
 METRICS: tuple[Metric, ...] = (
     Metric("psnr", "image", True, "item", "PSNR", "dB", core=True, headline=True),
-    Metric("lpips", "image", False, "item", "LPIPS", extra="image-metrics", items_key="lpips_items"),
-    Metric("fid", "image", False, "set", "FID", extra="image-metrics", items_key="fid_items"),
+    Metric("lpips", "image", False, "item", "LPIPS", items_key="lpips_items"),  # weights: fetch lpips-weights
+    Metric("fid", "image", False, "set", "FID", items_key="fid_items"),  # weights: fetch fid-weights
     Metric("si_sdr", "audio", True, "item", "SI-SDR", "dB", core=True),
     Metric("si_sdri", "audio", True, "item", "SI-SDRi", "dB", core=True, headline=True),
     Metric("sdr", "audio", True, "item", "SDR", "dB", items_key="sdr_items", default_items=50),

@@ -1,13 +1,15 @@
-"""Optional feature networks of the image metrics (extra ``image-metrics``): the Inception-v3 pool
-features of FID (torch-fidelity's TF-compatible port, 2048-d) and LPIPS with an AlexNet trunk
-(Zhang et al. 2018, package ``lpips``, v0.1 linear heads).
+"""Feature networks of the image metrics, in plain torch (no torchvision): FID's Inception-v3 pool
+features from NVlabs' TorchScript file (the network clean-fid and StyleGAN2-ADA's metrics use), and
+LPIPS-Alex v0.1 (metrics/lpips_alex.py).
 
-Both packages import torchvision and download weights on first use. Offline, point to local files:
-- SURF_BENCH_FID_WEIGHTS: torch-fidelity's ``weights-inception-2015-12-05-6726825d.pth``;
-- SURF_BENCH_LPIPS_WEIGHTS: torchvision's ImageNet AlexNet ``alexnet-owt-7be5be79.pth`` (or a full
-  ``lpips.LPIPS`` state dict); the linear heads ship inside the ``lpips`` package.
-Without a variable, the file is looked up in the torch hub cache (``<torch.hub.get_dir()>/checkpoints``).
-Loaders raise :class:`MetricUnavailable` with a one-line reason; nothing is ever downloaded.
+Weights are looked up as: the config's path (eval.fid_weights / eval.lpips_weights), then
+$SURF_BENCH_FID_WEIGHTS / $SURF_BENCH_LPIPS_WEIGHTS, then the weights cache
+($SURF_BENCH_WEIGHTS or ~/.cache/surf_bench/weights: ``inception-2015-12-05.pt``,
+``lpips_alex_v0.1.pt``), written by ``surf-bench fetch fid-weights`` / ``fetch lpips-weights``.
+Loaders raise :class:`MetricUnavailable` with a one-line reason; nothing is downloaded at scoring.
+
+FID input convention (StyleGAN2-ADA's metric_utils): uint8 images [N, 3, H, W] in 0-255, called
+with ``return_features=True``; the TorchScript resizes to 299 itself and returns [N, 2048].
 """
 
 from __future__ import annotations
@@ -21,10 +23,10 @@ import torch.nn.functional as F
 
 FID_ENV = "SURF_BENCH_FID_WEIGHTS"
 LPIPS_ENV = "SURF_BENCH_LPIPS_WEIGHTS"
-FID_FILE = "weights-inception-2015-12-05-6726825d.pth"
-LPIPS_TRUNK_FILE = "alexnet-owt-7be5be79.pth"
+FID_FILE = "inception-2015-12-05.pt"
+FID_URL = "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/metrics/inception-2015-12-05.pt"
+LPIPS_FILE = "lpips_alex_v0.1.pt"
 LPIPS_MIN_SIZE = 64  # AlexNet's strides need >= 64 px; smaller images (MNIST 28 px) are upsampled
-ALEXNET_SLICES = {0: 1, 3: 2, 6: 3, 8: 4, 10: 5}  # torchvision features.<i> -> lpips net.slice<k>.<i>
 
 
 class MetricUnavailable(Exception):
@@ -32,30 +34,24 @@ class MetricUnavailable(Exception):
 
 
 def find_weights(explicit: str | None, env: str, filename: str, metric: str) -> Path:
-    """The weights file: the explicit path, else $env, else the torch hub cache."""
+    """The weights file: the explicit path, else $env, else the weights cache."""
+    from .lpips_alex import weights_dir
+
     given = explicit or os.environ.get(env, "")
     if given:
         path = Path(given).expanduser()
         if not path.is_file():
             raise MetricUnavailable(f"{metric}: weights file {path} does not exist (from {env} or config)")
         return path
-    cached = Path(torch.hub.get_dir()) / "checkpoints" / filename
+    cached = weights_dir() / filename
     if cached.is_file():
         return cached
-    raise MetricUnavailable(f"{metric}: no local weights; set {env}=/path/to/{filename} (never downloaded)")
+    raise MetricUnavailable(f"{metric}: no weights; run `surf-bench fetch {metric}-weights` (online) or set "
+                            f"{env}=/path/to/{filename}")
 
 
 def _first_line(exc: Exception) -> str:
     return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-
-
-def _import(module: str, metric: str):
-    try:
-        return __import__(module, fromlist=["_"])
-    except Exception as exc:  # a torchvision built for another torch raises RuntimeError / OSError too
-        package = module.split(".")[0]
-        raise MetricUnavailable(f"{metric}: cannot import {package} ({_first_line(exc)}); install the extra "
-                                "'surf-bench[image-metrics]' with a torchvision matching torch") from None
 
 
 def to_rgb(images: torch.Tensor) -> torch.Tensor:
@@ -66,51 +62,33 @@ def to_rgb(images: torch.Tensor) -> torch.Tensor:
 
 def load_inception(device: str, weights: str | None = None, batch_size: int = 64):
     """A function images [N, C, H, W] in [0, 1] -> Inception-v3 pool features [N, 2048] (numpy)."""
-    module = _import("torch_fidelity.feature_extractor_inceptionv3", "fid")
     path = find_weights(weights, FID_ENV, FID_FILE, "fid")
     try:
-        net = module.FeatureExtractorInceptionV3("inception-v3-compat", ["2048"],
-                                                 feature_extractor_weights_path=str(path)).to(device).eval()
+        net = torch.jit.load(str(path), map_location=device).eval()
     except Exception as exc:  # a wrong or corrupt file: a missing metric, not a crashed evaluation
-        raise MetricUnavailable(f"fid: cannot load Inception weights {path} ({_first_line(exc)})") from None
+        raise MetricUnavailable(f"fid: cannot load the TorchScript Inception {path} ({_first_line(exc)})") from None
 
     def features(images: torch.Tensor) -> np.ndarray:
         out = []
         with torch.no_grad():
             for chunk in to_rgb(images).split(batch_size):
                 as_uint8 = (chunk * 255).round().to(torch.uint8).to(device)
-                out.append(net(as_uint8)[0].double().cpu().numpy())
+                out.append(net(as_uint8, return_features=True).double().cpu().numpy())
         return np.concatenate(out)
 
     return features
 
 
-def _trunk_state(state: dict) -> dict:
-    """torchvision AlexNet keys (features.<i>.<p>) -> the lpips trunk's (slice<k>.<i>.<p>)."""
-    out = {}
-    for key, value in state.items():
-        parts = key.split(".")
-        if parts[0] == "features" and int(parts[1]) in ALEXNET_SLICES:
-            out[f"slice{ALEXNET_SLICES[int(parts[1])]}.{parts[1]}.{parts[2]}"] = value
-    return out
-
-
 def load_lpips(device: str, weights: str | None = None):
     """A function (est, ref) [N, C, H, W] in [0, 1] -> LPIPS-Alex distance per image [N] (torch)."""
-    lpips = _import("lpips", "lpips")
-    path = find_weights(weights, LPIPS_ENV, LPIPS_TRUNK_FILE, "lpips")
+    from . import lpips_alex
+
+    path = find_weights(weights, LPIPS_ENV, LPIPS_FILE, "lpips")
     try:
-        # random trunk (no download), linear heads from the package, then the local trunk weights
-        model = lpips.LPIPS(net="alex", pretrained=True, pnet_rand=True, verbose=False)
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        if any(key.startswith("features.") for key in state):
-            model.net.load_state_dict(_trunk_state(state), strict=True)
-        else:
-            model.load_state_dict(state, strict=True)
+        model = lpips_alex.load(path, device)
     except Exception as exc:  # a wrong or corrupt file: a missing metric, not a crashed evaluation
-        raise MetricUnavailable(f"lpips: cannot load {path} as torchvision AlexNet or LPIPS weights "
-                                f"({_first_line(exc)})") from None
-    model = model.to(device).eval()
+        raise MetricUnavailable(f"lpips: cannot load {path} as LPIPS-Alex weights ({_first_line(exc)}); run "
+                                "`surf-bench fetch lpips-weights` again") from None
 
     def distance(est: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
         est, ref = to_rgb(est), to_rgb(ref)
@@ -120,6 +98,47 @@ def load_lpips(device: str, weights: str | None = None):
             est = F.interpolate(est, scale_factor=scale, mode="bilinear", align_corners=False)
             ref = F.interpolate(ref, scale_factor=scale, mode="bilinear", align_corners=False)
         with torch.no_grad():
-            return model(est.to(device), ref.to(device), normalize=True).flatten()
+            return model(est.to(device) * 2 - 1, ref.to(device) * 2 - 1)
 
     return distance
+
+
+def fetch_fid_weights(target: Path | None = None, source: Path | None = None) -> tuple[Path, str]:
+    """Put NVlabs' TorchScript Inception into the weights cache (from ``source`` or FID_URL);
+    checks that it loads and gives 2048-d features; returns (file, sha256)."""
+    import hashlib
+    import shutil
+    import tempfile
+    import urllib.request
+
+    from ..errors import SurfBenchError
+    from ..results import atomic_write_bytes
+    from .lpips_alex import weights_dir
+
+    target = Path(target or weights_dir() / FID_FILE)
+    try:
+        if source:
+            data = Path(source).read_bytes()
+        else:
+            with urllib.request.urlopen(FID_URL, timeout=60) as response, tempfile.TemporaryFile() as tmp:
+                shutil.copyfileobj(response, tmp)
+                tmp.seek(0)
+                data = tmp.read()
+    except OSError as exc:
+        raise SurfBenchError(f"fid weights: cannot get {source or FID_URL} ({exc}); offline, download that file on a "
+                             f"machine that is online and run `surf-bench fetch fid-weights --from FILE` (or set "
+                             f"{FID_ENV})") from None
+    with tempfile.TemporaryDirectory() as tmp:
+        probe = Path(tmp) / FID_FILE
+        probe.write_bytes(data)
+        try:
+            net = torch.jit.load(str(probe), map_location="cpu").eval()
+            with torch.no_grad():
+                out = net(torch.zeros(1, 3, 64, 64, dtype=torch.uint8), return_features=True)
+        except Exception as exc:
+            raise SurfBenchError(f"fid weights: {source or FID_URL} is not the TorchScript Inception "
+                                 f"({_first_line(exc)})") from None
+    if tuple(out.shape) != (1, 2048):
+        raise SurfBenchError(f"fid weights: the network gives features of shape {tuple(out.shape)}, not (1, 2048)")
+    atomic_write_bytes(target, data)
+    return target, hashlib.sha256(data).hexdigest()
