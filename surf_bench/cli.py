@@ -100,6 +100,9 @@ def run(
                                        "and --dataset, its `set` and `settings.<method>` overrides (dvc.yaml)."),
     init_variant: str | None = typer.Option(None, "--init-variant", help="Variant of the init (mixit) cell "
                                             "(default: named by the settings it inherits)."),
+    rescore: bool = typer.Option(False, "--rescore", help="Score a finished cell's model.pt again with the "
+                                 "current scoring settings (new metrics, weights now present); never retrains. "
+                                 "The previous score is kept as <score>.before-rescore."),
 ):
     """Train (or resume, or reuse) and score one cell (method, dataset, preset, variant, seed)."""
     from .config import parse_set_options
@@ -107,7 +110,7 @@ def run(
 
     if cell is not None:
         request = _planned_request(cell, params, method, dataset, set_, out=out, device=device, force=force,
-                                   data_root=data_root, split=split)
+                                   data_root=data_root, split=split, rescore=rescore)
         method, dataset, preset, seed = request.method, request.dataset, request.preset, request.seed
     elif method is None or dataset is None:
         raise UsageError("run needs --method and --dataset, or --cell I with --params FILE")
@@ -119,7 +122,9 @@ def run(
             overrides = {**method_overrides(params, method), **overrides}
         request = CellRequest(method=method, dataset=dataset, preset=preset, seed=seed, overrides=overrides,
                               out=out, device=device, force=force, data_root=data_root, variant=variant,
-                              split=split or "test", init_variant=init_variant)
+                              split=split or "test", init_variant=init_variant, rescore=rescore)
+    if rescore and (force or train_only):
+        raise UsageError("--rescore scores the trained model again; it does not go with --force or --train-only")
     if train_only:
         training = train_cell(request, log=log)
         typer.echo(f"{method} on {dataset} [{preset}, seed {seed}]: trained, {training['steps']} steps in "

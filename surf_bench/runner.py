@@ -85,6 +85,7 @@ class CellRequest:
     split: str = "test"  # what to score: test (the final number) or valid (every choice)
     init_variant: str | None = None  # the init cell's variant (None: named by its inherited settings)
     monitor: object = None  # runtime only, never part of the cell: see Trainer (tune's pruning)
+    rescore: bool = False  # score model.pt again with the current scoring settings (never retrains)
 
 
 @dataclass
@@ -471,11 +472,14 @@ def run_cell(request: CellRequest, log=print) -> dict:
     """Train the cell if needed, score it on ``request.split`` and return its metrics record."""
     r = resolve_cell(request)
     metrics_path = r.directory / metrics_name(request.split)
-    if metrics_path.exists() and not request.force:
+    if request.rescore and not (r.directory / "model.pt").is_file():
+        raise UsageError(f"--rescore needs a trained cell, and {r.directory / 'model.pt'} does not exist; run it "
+                         "without --rescore")
+    if metrics_path.exists() and not request.force and not request.rescore:
         return _finished_result(metrics_path, r.cfg, r.directory, log)
     device = r.device
     with cell_lock(r.directory, 0, log):
-        if metrics_path.exists() and not request.force:  # finished by another process meanwhile
+        if metrics_path.exists() and not request.force and not request.rescore:  # finished meanwhile
             return _finished_result(metrics_path, r.cfg, r.directory, log)
         train_split = _open_train(r)
         eval_split = open_split(r.adapter, r.cell.dataset, request.split, r.root, r.cell.seed)
@@ -499,6 +503,11 @@ def run_cell(request: CellRequest, log=print) -> dict:
                                       "items": len(criterion["remix_error_db_items"])}
         items = result.pop("items")
         payload = metrics_record(r, result, training, eval_split, method, device, time.perf_counter() - started)
+        if request.rescore and metrics_path.exists():
+            backup = {f"{name}.before-rescore": (r.directory / name).read_bytes()
+                      for name in (metrics_name(request.split), items_name(request.split))
+                      if (r.directory / name).exists()}
+            atomic_write_many(r.directory, backup)
         # The score goes last: it marks the split finished, so a crash before it leaves the old
         # results (or none) and the checkpoint, never a score without its model and rows.
         _commit_training(r, files, {items_name(request.split): items.to_csv(index=False).encode(),

@@ -66,3 +66,23 @@ def test_flow_run_writes_the_nfe_curve(tmp_path):
     metrics = json.loads((tmp_path / "mnist2-mini/floss/smoke/default/seed0/metrics.json").read_text())
     assert [row["nfe"] for row in metrics["nfe_curve"]] == [1, 3, 2]
     assert metrics["nfe"] == 2
+
+
+def test_rescore_scores_the_same_model_again_and_keeps_the_old_score(tmp_path):
+    base = ["run", "--method", "pit", "--dataset", "mnist2-mini", "--preset", "smoke", "--out", str(tmp_path),
+            "--set", "train.steps=4", "--set", "train.threads=1", "--set", "eval.bootstrap=20"]
+    assert cli(*base, "--set", "eval.n_items=8").returncode == 0
+    (cell,) = [p.parent for p in tmp_path.rglob("model.pt")]
+    model = (cell / "model.pt").read_bytes()
+    refused = cli(*base, "--set", "eval.n_items=16")
+    assert refused.returncode == 2 and "already finished with other settings" in refused.stderr
+    done = cli(*base, "--set", "eval.n_items=16", "--rescore")
+    assert done.returncode == 0, done.stderr
+    assert json.loads((cell / "metrics.json").read_text())["n_items"] == 16
+    assert json.loads((cell / "metrics.json.before-rescore").read_text())["n_items"] == 8
+    assert (cell / "model.pt").read_bytes() == model  # never retrained
+    fresh = cli("run", "--method", "pit", "--dataset", "mnist2-mini", "--preset", "smoke", "--out",
+                str(tmp_path / "other"), "--rescore")
+    assert fresh.returncode == 2 and "needs a trained cell" in fresh.stderr
+    both = cli(*base, "--rescore", "--force")
+    assert both.returncode == 2 and "does not go with --force" in both.stderr
