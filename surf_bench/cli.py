@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
@@ -125,12 +126,16 @@ def run(
                               split=split or "test", init_variant=init_variant, rescore=rescore)
     if rescore and (force or train_only):
         raise UsageError("--rescore scores the trained model again; it does not go with --force or --train-only")
+    with terminal_progress(f"{method} on {dataset}") as (progress, say):
+        request.progress = progress
+        if train_only:
+            training = train_cell(request, log=say)
+        else:
+            result = run_cell(request, log=say)
     if train_only:
-        training = train_cell(request, log=log)
         typer.echo(f"{method} on {dataset} [{preset}, seed {seed}]: trained, {training['steps']} steps in "
                    f"{training['train_seconds']:.1f} s")
         return
-    result = run_cell(request, log=log)
     metrics = result["metrics"]
     base = result["baseline"]
     shown = "  ".join(f"{k}={metrics[k]:.3f} (mixture {base[k]:.3f})" for k in metrics
@@ -329,6 +334,30 @@ def cells(
     for c in planned:
         after = f"  <- {c.depends_on}" if c.depends_on is not None else ""
         typer.echo(f"{c.index:>3}  {c.dataset}/{c.method}/{c.preset}/{c.variant}/seed{c.seed}{after}")
+
+
+@contextmanager
+def terminal_progress(label: str):
+    """(progress, log) for a run: on a terminal a rich progress bar (step, speed, ETA) with the log
+    lines printed above it; elsewhere (CI, DVC, job arrays, pipes) no bar and the plain periodic
+    lines, without control characters."""
+    if not sys.stderr.isatty() or os.environ.get("CI") or os.environ.get("TERM") == "dumb":
+        yield None, log
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    console = Console(stderr=True)
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TextColumn("loss {task.fields[loss]:.4f}"), TimeRemainingColumn(), console=console,
+                   transient=True)
+    task = bar.add_task(label, total=None, loss=float("nan"))
+
+    def progress(step: int, total: int, loss: float) -> None:
+        bar.update(task, completed=step, total=total, loss=loss)
+
+    with bar:
+        yield progress, lambda message: console.print(message, markup=False, highlight=False)
 
 
 def log(message: str) -> None:

@@ -86,6 +86,7 @@ class CellRequest:
     init_variant: str | None = None  # the init cell's variant (None: named by its inherited settings)
     monitor: object = None  # runtime only, never part of the cell: see Trainer (tune's pruning)
     rescore: bool = False  # score model.pt again with the current scoring settings (never retrains)
+    progress: object = None  # runtime only: progress(step, total, loss) after every training step
 
 
 @dataclass
@@ -361,7 +362,8 @@ def _train(r: Resolved, train_split, device: str, log):
     make_deterministic(device)
     method = _build_method(r, train_split.spec, device, seed_everything(r.cell.seed))
     checkpoint = r.directory / "checkpoint.pt"
-    trainer = Trainer(method, train_split, cfg, r.cell.seed, checkpoint, log=log, monitor=request.monitor)
+    trainer = Trainer(method, train_split, cfg, r.cell.seed, checkpoint, log=log, monitor=request.monitor,
+                      progress=request.progress)
     # --force starts over: a checkpoint left by an earlier attempt is dropped; the finished results
     # stay in place until the new ones replace them.
     if request.force:

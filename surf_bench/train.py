@@ -49,8 +49,9 @@ def format_eta(seconds: float) -> str:
 
 class Trainer:
     def __init__(self, method, train_split, cfg, seed: int, checkpoint: Path, log=print,
-                 meta: dict | None = None, monitor=None):
+                 meta: dict | None = None, monitor=None, progress=None):
         self.method = method
+        self.progress = progress  # progress(step, total, loss) after every step (a terminal's progress bar)
         # monitor(step, method) every monitor.every steps (`surf-bench tune`'s intermediate values);
         # it may raise to stop the run (a pruned trial), which saves the state first.
         self.monitor = monitor
@@ -192,6 +193,8 @@ class Trainer:
                 step = self.step + 1
                 raise SurfBenchError(f"training failed at step {step}: {short_error(exc)}; {hint}") from exc
             self.running += loss
+            if self.progress is not None:
+                self.progress(self.step, tc.steps, loss)
             if self.step % tc.log_every == 0 or self.step == tc.steps:
                 count = tc.log_every if self.step % tc.log_every == 0 else self.step % tc.log_every
                 elapsed = self.wall_seconds + time.perf_counter() - start

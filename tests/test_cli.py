@@ -79,6 +79,7 @@ def test_rescore_scores_the_same_model_again_and_keeps_the_old_score(tmp_path):
     done = cli(*base, "--set", "eval.n_items=16", "--rescore")
     assert done.returncode == 0, done.stderr
     assert json.loads((cell / "metrics.json").read_text())["n_items"] == 16
+    assert "\x1b" not in done.stderr and "\r" not in done.stderr  # not a terminal: plain lines, no bar
     assert json.loads((cell / "metrics.json.before-rescore").read_text())["n_items"] == 8
     assert (cell / "model.pt").read_bytes() == model  # never retrained
     fresh = cli("run", "--method", "pit", "--dataset", "mnist2-mini", "--preset", "smoke", "--out",
