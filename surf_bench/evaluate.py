@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -30,6 +31,7 @@ LOG = logging.getLogger(__name__)
 DEFAULT_EXTRA_METRICS = {m.name: m.default_items for m in catalog.METRICS if m.items_key}  # None = all
 _LOGGED: set[str] = set()
 _NETWORKS: dict[tuple, object] = {}
+SET_METRICS = tuple(m.name for m in catalog.METRICS if m.level == "set")  # fid, fd_cls
 
 
 def resolve_extra_metrics(modality: str, cfg, extra_metrics: dict | None, count: int) -> dict[str, int]:
@@ -61,7 +63,27 @@ def _network(name: str, device: str, cfg):
     return _NETWORKS[key]
 
 
-def _load_optional(limits: dict, device: str, cfg, log) -> tuple[dict, dict]:
+def _evaluator(split, cfg, device: str, log):
+    """The evaluator classifier of the split's dataset (metrics/classifier.py), cached per process."""
+    from . import registry
+    from .metrics.classifier import evaluator_for
+    from .metrics.lpips_alex import weights_dir
+    from .runner import open_split
+
+    if getattr(split, "labels", None) is None:
+        raise MetricUnavailable(f"the dataset of {split.spec.name} has no class labels for an evaluator classifier")
+    dataset = split.spec.name.split("/")[0]
+    key = ("cls", dataset, str(weights_dir()))
+    if key not in _NETWORKS:
+        adapter = registry.get_dataset(dataset)
+        root = Path(cfg.data.root) if cfg.data.root else adapter.default_root()
+        train, test = (open_split(adapter, dataset, name, root, 0) for name in ("train", "test"))
+        net, record = evaluator_for(dataset, train, test, weights_dir(), log)
+        _NETWORKS[key] = (net.to(device), record)
+    return _NETWORKS[key]
+
+
+def _load_optional(limits: dict, device: str, cfg, log, split=None) -> tuple[dict, dict]:
     """Networks of the requested optional metrics, and {name: reason} for those that cannot run."""
     models, missing = {}, {}
     for name in [n for n in ("lpips", "fid") if n in limits]:
@@ -69,6 +91,12 @@ def _load_optional(limits: dict, device: str, cfg, log) -> tuple[dict, dict]:
             models[name] = _network(name, device, cfg)
         except MetricUnavailable as exc:
             missing[name] = str(exc)
+    wanted = [n for n in ("acc_cls", "fd_cls") if n in limits]
+    if wanted:
+        try:
+            models["cls"], models["cls_record"] = _evaluator(split, cfg, device, log)
+        except MetricUnavailable as exc:
+            missing.update({n: f"{n}: {exc}" for n in wanted})
     if "pesq" in limits:
         try:
             import pesq  # noqa: F401
@@ -101,8 +129,11 @@ def evaluate(method, split: SourceSplit, cfg, device: str, extra_metrics: dict |
     headline = cfg.flow.nfe if method.kind == "flow" else None
     limits = resolve_extra_metrics(spec.modality, cfg, extra_metrics, count)
     requested = [n for n in EXTRA[spec.modality] if n in limits]
-    models, missing = _load_optional(limits, device, cfg, log)
-    fid_sets = FidSets(models["fid"]) if "fid" in models else None
+    models, missing = _load_optional(limits, device, cfg, log, split)
+    # Set-level metrics: features of named image sets, then a Fréchet distance against the references.
+    sets = {name: FidSets(features) for name, features in
+            (("fid", models.get("fid")), ("fd_cls", getattr(models.get("cls"), "features", None)))
+            if features is not None and name in limits}
     notes: Counter = Counter()
     raws = {nfe: [] for nfe in nfes}
     base_raws = []
@@ -113,21 +144,25 @@ def evaluate(method, split: SourceSplit, cfg, device: str, extra_metrics: dict |
         mix = mixture_sum(split.mixtures(index), spec).to(device)
         refs = split.sources_batch(index).to(device)
         s_bar = (mix / spec.n_slots).unsqueeze(1).expand_as(refs)
-        extras = {name: max(0, n - start) for name, n in limits.items() if name != "fid"}
-        n_fid = max(0, limits.get("fid", 0) - start)
-        base_raws.append(score(spec, s_bar, refs, mix, extras, models, notes))
-        if fid_sets is not None and n_fid:
-            fid_sets.add(REFERENCE, refs[:n_fid])
-            fid_sets.add("mixture", s_bar[:n_fid])
+        extras = {name: max(0, n - start) for name, n in limits.items() if name not in SET_METRICS}
+        counts_in = {name: max(0, limits[name] - start) for name in sets}
+        labels = split.source_labels(index) if "cls" in models else None
+        base_raws.append(score(spec, s_bar, refs, mix, extras, models, notes, labels))
+        for name, image_sets in sets.items():
+            if counts_in[name]:
+                image_sets.add(REFERENCE, refs[:counts_in[name]])
+                image_sets.add("mixture", s_bar[:counts_in[name]])
         for nfe in nfes:
             # The same evaluation noise for every method and NFE: seeded per item block.
             generator = torch.Generator().manual_seed(cfg.eval.seed + start)
             est = method.separate(mix, nfe=nfe, generator=generator)
-            raws[nfe].append(score(spec, est, refs, mix, extras if nfe == headline else None, models, notes))
-            if fid_sets is not None and n_fid and nfe == headline:
-                fid_sets.add("method", est[:n_fid])
+            raws[nfe].append(score(spec, est, refs, mix, extras if nfe == headline else None, models, notes,
+                                   labels))
+            for name, image_sets in sets.items():
+                if counts_in[name] and nfe == headline:
+                    image_sets.add("method", est[:counts_in[name]])
     proto = resolve_protocol(spec, base_raws, protocol)
-    per_item_extra = [n for n in requested if n != "fid"]
+    per_item_extra = [n for n in requested if n not in SET_METRICS]
 
     def frame_of(batches) -> pd.DataFrame:
         return pd.DataFrame({"item": ids, **per_item(spec, concat(batches), proto)})
@@ -137,12 +172,13 @@ def evaluate(method, split: SourceSplit, cfg, device: str, extra_metrics: dict |
     baseline, _ = _summary(base_frame, spec.modality, proto, per_item_extra, cfg.eval.bootstrap, spec.n_slots)
     for name in per_item_extra:
         counts[f"{name}_items"] = int(np.isfinite(frame[name]).sum()) if name in frame else 0
-    if "fid" in requested:
+    for metric_name in [n for n in requested if n in SET_METRICS]:
+        image_sets = sets.get(metric_name)
         for target, name in ((metrics, "method"), (baseline, "mixture")):
-            target["fid"] = fid_sets.fid(name) if fid_sets else float("nan")
-            target["fid_ci95"] = [float("nan"), float("nan")]
-        counts["fid_images"] = fid_sets.count("method") if fid_sets else 0
-        counts["fid_reference_images"] = fid_sets.count(REFERENCE) if fid_sets else 0
+            target[metric_name] = image_sets.fid(name) if image_sets else float("nan")
+            target[f"{metric_name}_ci95"] = [float("nan"), float("nan")]
+        counts[f"{metric_name}_images"] = image_sets.count("method") if image_sets else 0
+        counts[f"{metric_name}_reference_images"] = image_sets.count(REFERENCE) if image_sets else 0
     result = {
         "metrics": metrics,
         "baseline": baseline,
@@ -152,6 +188,7 @@ def evaluate(method, split: SourceSplit, cfg, device: str, extra_metrics: dict |
         "counts": counts,
         "missing": missing,
         "metric_notes": dict(notes),
+        **({"evaluator": models["cls_record"]} if "cls_record" in models else {}),
         "items": frame.merge(base_frame, on="item", suffixes=("", "_mixture")),
     }
     if method.kind == "flow":

@@ -1,11 +1,12 @@
 import os
+import tempfile
 
 import pytest
 import torch
 
 os.environ.setdefault("SURF_BENCH_DATA", "/nonexistent-surf-bench-data")
 # Hermetic image metrics: a weights cache fetched on this machine must not change what tests see.
-os.environ["SURF_BENCH_WEIGHTS"] = "/nonexistent-surf-bench-weights"
+os.environ["SURF_BENCH_WEIGHTS"] = tempfile.mkdtemp(prefix="surf-bench-test-weights-")
 for _name in ("SURF_BENCH_FID_WEIGHTS", "SURF_BENCH_LPIPS_WEIGHTS"):
     os.environ.pop(_name, None)
 

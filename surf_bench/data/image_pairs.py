@@ -41,7 +41,7 @@ def pairing_for(split: str, dynamic_mixing: bool) -> str:
 
 class ImageMixtureSplit(SourceSplit):
     def __init__(self, name: str, images: torch.Tensor, n_slots: int, seed: int, pairing: str = "fixed",
-                 image_ids: list[str] | None = None):
+                 image_ids: list[str] | None = None, labels: torch.Tensor | None = None):
         if pairing not in PAIRINGS:
             raise ValueError(f"pairing must be one of {PAIRINGS}, not {pairing!r}")
         if images.ndim != 4:
@@ -53,6 +53,10 @@ class ImageMixtureSplit(SourceSplit):
             raise DataError(f"{name}: pixels must be finite and in [0, 1]")
         self.images = images.float().contiguous()
         self.image_ids = image_ids or [str(i) for i in range(len(images))]
+        # Class labels of the images (evaluation only: the evaluator classifier of metrics/classifier.py).
+        self.labels = None if labels is None else torch.as_tensor(labels, dtype=torch.long)
+        if self.labels is not None and self.labels.shape != (len(images),):
+            raise DataError(f"{name}: {len(self.labels)} labels for {len(images)} images")
         self.spec = DataSpec(name=name, modality="image", n_slots=n_slots,
                              item_shape=tuple(images.shape[1:]), mixing="mean")
         self.seed = seed
@@ -94,3 +98,7 @@ class ImageMixtureSplit(SourceSplit):
 
     def mixtures(self, index: torch.Tensor) -> torch.Tensor:
         return self.sources_batch(index).mean(1)
+
+    def source_labels(self, index: torch.Tensor) -> torch.Tensor | None:
+        """Class labels [B, K] of the sources of items ``index`` (None when the dataset has none)."""
+        return None if self.labels is None else self.labels[self.groups[index]]

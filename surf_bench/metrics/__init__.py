@@ -34,9 +34,10 @@ import numpy as np
 import torch
 
 from ..data.base import DataSpec
+from ..pit import permute_slots
 from . import audio, catalog
 from .bss import sdr_aligned
-from .image import align_images, psnr, psnr_pit
+from .image import image_permutation, psnr, psnr_pit
 from .pesq_wb import pesq_wb
 
 __all__ = ["score", "per_item", "resolve_protocol", "HIGHER_IS_BETTER", "CORE", "EXTRA", "INFO_COLUMNS"]
@@ -50,19 +51,29 @@ HIGHER_IS_BETTER = {m.name: m.higher_is_better for m in catalog.METRICS}
 
 def score(spec: DataSpec, est: torch.Tensor, refs: torch.Tensor, mix_sum: torch.Tensor,
           extras: dict[str, int] | None = None, models: dict | None = None,
-          notes: Counter | None = None) -> dict[str, np.ndarray]:
+          notes: Counter | None = None, labels: torch.Tensor | None = None) -> dict[str, np.ndarray]:
     """Raw scores of estimates [B, K, *S] against references [B, K, *S] and summed mixtures [B, *S].
 
     ``extras`` maps a per-item extra metric (lpips, sdr, pesq) to how many leading items of the batch
-    get it (the rest are NaN); ``models`` holds loaded networks (``models["lpips"]``); skipped pairs
-    are counted in ``notes``.
+    get it (the rest are NaN); ``models`` holds loaded networks (``models["lpips"]``, the evaluator
+    classifier ``models["cls"]`` with the sources' class ``labels`` [B, K] for acc_cls); skipped
+    pairs are counted in ``notes``.
     """
     extras = extras or {}
     notes = notes if notes is not None else Counter()
     batch = est.shape[0]
     if spec.modality == "image":
-        aligned = align_images(est, refs)
+        perm = image_permutation(est, refs)
+        aligned = permute_slots(refs, perm)
         out = {"psnr": psnr(est, aligned).mean(1).cpu().numpy()}
+        if "acc_cls" in extras and labels is not None:
+            out["acc_cls"] = np.full(batch, np.nan)
+            n = min(batch, extras["acc_cls"])
+            if n > 0:
+                k = est.shape[1]
+                predicted = models["cls"].predict(est[:n].flatten(0, 1)).view(n, k).cpu()
+                truth = permute_slots(labels[:n].cpu(), perm[:n].cpu())
+                out["acc_cls"][:n] = (predicted == truth).double().mean(1).numpy()
         if "lpips" in extras:
             out["lpips"] = np.full(batch, np.nan)
             n = min(batch, extras["lpips"])

@@ -27,6 +27,9 @@ METRICS: tuple[Metric, ...] = (
     Metric("psnr", "image", True, "item", "PSNR", "dB", core=True, headline=True),
     Metric("lpips", "image", False, "item", "LPIPS", items_key="lpips_items"),  # weights: fetch lpips-weights
     Metric("fid", "image", False, "set", "FID", items_key="fid_items"),  # weights: fetch fid-weights
+    # The dataset's own evaluator classifier (metrics/classifier.py): not FID, and labelled so.
+    Metric("acc_cls", "image", True, "item", "acc (evaluator)", items_key="cls_items"),
+    Metric("fd_cls", "image", False, "set", "FD (evaluator)", items_key="cls_items"),
     Metric("si_sdr", "audio", True, "item", "SI-SDR", "dB", core=True),
     Metric("si_sdri", "audio", True, "item", "SI-SDRi", "dB", core=True, headline=True),
     Metric("sdr", "audio", True, "item", "SDR", "dB", items_key="sdr_items", default_items=50),

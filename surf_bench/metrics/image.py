@@ -19,11 +19,16 @@ def psnr(est: torch.Tensor, ref: torch.Tensor, peak: float = 1.0) -> torch.Tenso
     return 10 * torch.log10(peak ** 2 / err.clamp_min(1e-10))
 
 
-def align_images(est: torch.Tensor, refs: torch.Tensor) -> torch.Tensor:
-    """References reordered to match the clamped estimates [B, K, C, H, W] under the best permutation."""
+def image_permutation(est: torch.Tensor, refs: torch.Tensor) -> torch.Tensor:
+    """perm [B, K]: reference perm[b, i] goes with estimate i (highest mean PSNR)."""
     # Least sum of per-pair log-MSE = highest mean PSNR (the floor of psnr() is applied here too).
     cost = pairwise_mse(est.clamp(0, 1), refs).clamp_min(1e-10).log10()
-    return permute_slots(refs, best_permutation(cost))
+    return best_permutation(cost)
+
+
+def align_images(est: torch.Tensor, refs: torch.Tensor) -> torch.Tensor:
+    """References reordered to match the clamped estimates [B, K, C, H, W] under the best permutation."""
+    return permute_slots(refs, image_permutation(est, refs))
 
 
 def psnr_pit(est: torch.Tensor, refs: torch.Tensor) -> torch.Tensor:
