@@ -20,17 +20,31 @@ import pandas as pd
 METHODS = ["mixit", "remixit", "self_remixing", "surf_rm", "surf_sr", "pit", "floss"]
 
 
-def summarise(root: Path, split: str) -> pd.DataFrame:
+def summarise(root: Path, split: str, cells=None) -> pd.DataFrame:
+    """Per (dataset, method, variant): the headline metric's mean and sd over seeds, the other
+    metrics' means (LPIPS, the evaluator's acc_cls / fd_cls, ...), the mixture, training figures.
+    ``cells`` (plan.expand of the params file) restricts it to the grid's own cells."""
     from surf_bench.results import collect
 
     frame = collect(root)
-    frame = frame[(frame["split"] == split) & frame["headline"]]
-    if frame.empty:
-        return frame
-    table = frame.groupby(["dataset", "method", "variant"]).agg(
+    frame = frame[frame["split"] == split]
+    if cells is not None and not frame.empty:
+        wanted = {(c.dataset, c.method, c.preset, c.variant, int(c.seed)) for c in cells}
+        keys = zip(frame["dataset"], frame["method"], frame["preset"], frame["variant"],
+                   pd.to_numeric(frame["seed"]).astype(int), strict=True)
+        frame = frame[[key in wanted for key in keys]]
+    head = frame[frame["headline"]]
+    if head.empty:
+        return head
+    table = head.groupby(["dataset", "method", "variant"]).agg(
         metric=("metric", "first"), mean=("mean", "mean"), sd=("mean", "std"), seeds=("seed", "count"),
         mixture=("baseline", "mean"), train_s=("train_seconds", "mean"), nfe=("nfe", "first"),
         train_mixtures=("train_mixtures", "first"), remix_error_db=("remix_error_db", "mean"))
+    others = frame[~frame["headline"] & frame["mean"].notna()]
+    if not others.empty:
+        wide = others.pivot_table(index=["dataset", "method", "variant"], columns="metric", values="mean",
+                                  aggfunc="mean")
+        table = table.join(wide)
     order = {m: i for i, m in enumerate(METHODS)}
     return table.sort_index(key=lambda index: index.map(lambda v: order.get(v, len(order)))
                             if index.name == "method" else index)
@@ -42,6 +56,7 @@ def main() -> None:
     parser.add_argument("--cells", default="", help="comma-separated cell indices (default: all)")
     parser.add_argument("--split", default=None, help="test | valid (default: the params file's, else test)")
     parser.add_argument("--summarise", action="store_true", help="only print the table of finished cells")
+    parser.add_argument("--csv", default="", help="where to write the table (default: <out>/summary_<split>.csv)")
     args = parser.parse_args()
     from surf_bench.plan import cell_request, expand, load_params
     from surf_bench.runner import run_cell
@@ -57,9 +72,11 @@ def main() -> None:
             run_cell(cell_request(cells[index], params, split=split), log=lambda *_: None)
             c = cells[index]
             print(f"cell {index} {c.method}/{c.variant}/seed{c.seed}: {time.perf_counter() - start:.0f} s", flush=True)
-    table = summarise(out, split)
-    print(table.to_string(float_format=lambda v: f"{v:.2f}"))
-    table.to_csv(out / f"summary_{split}.csv", float_format="%.3f")
+    table = summarise(out, split, expand(params))
+    print(table.to_string(float_format=lambda v: f"{v:.3f}"))
+    target = Path(args.csv) if args.csv else out / f"summary_{split}.csv"
+    table.to_csv(target, float_format="%.3f")
+    print(f"written {target}")
 
 
 if __name__ == "__main__":
