@@ -34,6 +34,9 @@ PAIRED = [("surf_rm", "remixit"), ("surf_sr", "self_remixing"), ("surf_rm", "mix
           ("surf_rm", "floss"), ("surf_sr", "floss")]
 ABLATION_METHODS = ["mixit", "remixit", "surf_rm", "surf_sr", "floss"]
 FORMATS = ("csv", "md", "latex")
+# Metrics the paper does not report that the main table still shows when measured: LPIPS and the
+# evaluator classifier's accuracy and feature distance (labelled as such, never as FID).
+OWN_COLUMNS = {"image": ("lpips", "acc_cls", "fd_cls")}
 TABLES = ("main", "ablation", "paired")
 
 
@@ -62,7 +65,10 @@ def _columns(frame: pd.DataFrame, paper: pd.DataFrame, table: str) -> list[tuple
         wanted = [catalog.headline(modality)]
         reported = paper[(paper["dataset"] == PAPER_DATASET.get(dataset, dataset)) & (paper["table"] == table)]
         wanted += [m for m in reported["metric"].unique() if m not in wanted]
-        present = set(frame.loc[frame["dataset"] == dataset, "metric"])
+        wanted += [m for m in OWN_COLUMNS.get(modality, ()) if m not in wanted]
+        rows = frame[frame["dataset"] == dataset]
+        present = set(rows.loc[rows["mean"].notna(), "metric"]) | set(reported["metric"])
+        present &= set(rows["metric"])
         columns += [(dataset, m) for m in wanted if m in present]
     return columns
 
@@ -182,9 +188,10 @@ def _fmt(value: float, digits: int = 2, missing: str = "–") -> str:
 def _cell(row, latex: bool = False) -> str:
     if not np.isfinite(row["mean"]):
         return "--" if latex else "–"
-    text = _fmt(row["mean"])
+    digits = 3 if abs(row["mean"]) < 1 else 2  # LPIPS, accuracies: three decimals
+    text = _fmt(row["mean"], digits)
     if np.isfinite(row["low"]) and np.isfinite(row["high"]):
-        text += (r" {\scriptsize[" if latex else " [") + f"{_fmt(row['low'])}, {_fmt(row['high'])}" + \
+        text += (r" {\scriptsize[" if latex else " [") + f"{_fmt(row['low'], digits)}, {_fmt(row['high'], digits)}" + \
                 ("]}" if latex else "]")
     if row["best"]:
         text = rf"\textbf{{{text}}}" if latex else f"**{text}**"
