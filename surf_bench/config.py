@@ -113,7 +113,7 @@ IMAGE_PRESETS: dict[str, dict] = {
         "train.steps": 200, "train.batch_size": 16, "train.lr": 5e-3, "train.warmup_steps": 10,
         "train.checkpoint_every": 0, "train.log_every": 50, "net.channels": 16, "net.time_dim": 16, "eval.n_items": 64,
         "eval.batch_size": 64, "eval.bootstrap": 200, "flow.nfe": 2, "flow.nfe_curve": (1, 2),
-        "eval.fid_items": 0, "eval.lpips_items": 0,
+        "eval.fid_items": 0, "eval.lpips_items": 0, "eval.cls_items": 0,  # no evaluator training in seconds-runs
     },
     "quick": {
         "train.steps": 3000, "train.batch_size": 64, "train.lr": 3e-3, "train.warmup_steps": 100,
