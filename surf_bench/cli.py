@@ -164,6 +164,17 @@ def _planned_request(index: int, params: Path | None, method, dataset, set_, **o
     return cell_request(cells[index], grid, **options)
 
 
+def _grid_selection(root: Path | None, params: Path | None):
+    """(results root, the grid's planned cells or None): with --params, the grid's cells and its
+    `out` as the root unless --root is given; else --root or results."""
+    if params is None:
+        return root or Path("results"), None
+    from .plan import expand, load_params
+
+    grid = load_params(params)
+    return root or Path(grid.get("out", "results")), expand(grid)
+
+
 @app.command("table")
 def table(
     root: Path | None = typer.Option(None, "--root", help="Results root to read (default: results, or the "
@@ -183,14 +194,7 @@ def table(
     from .results import atomic_write_bytes
 
     check_split_name(split)
-    cells = None
-    if params is not None:
-        from .plan import expand, load_params
-
-        grid = load_params(params)
-        cells = expand(grid)
-        root = root or Path(grid.get("out", "results"))
-    root = root or Path("results")
+    root, cells = _grid_selection(root, params)
     for name, allowed in (("--format", tables.FORMATS), ("--table", tables.TABLES)):
         value = fmt if name == "--format" else which
         if value not in allowed:
@@ -266,14 +270,8 @@ def report(
     from .cells import check_split_name
 
     check_split_name(split)
-    cells = None
-    if params is not None:
-        from .plan import expand, load_params
-
-        grid = load_params(params)
-        cells = expand(grid)
-        root = root or Path(grid.get("out", "results"))
-    path = reporting.build(root or Path("results"), out, split, variant, cells, device)
+    root, cells = _grid_selection(root, params)
+    path = reporting.build(root, out, split, variant, cells, device)
     typer.echo(f"report written to {path}")
 
 
