@@ -1,6 +1,6 @@
 """Training throughput per method (steps/s and samples/s), printed as a table.
 
-    python benchmarks/bench_train.py --dataset mnist2-mini --preset quick --steps 30 [--device cuda]
+    python benchmarks/bench_train.py --dataset mnist2-mini --preset quick --steps 30 [--device cuda] [--threads N]
 
 Measures the steady state: a few warm-up steps, then ``--steps`` timed steps of the real training
 loop (data sampling, loss, backward, optimiser, EMA). Not a test: it prints figures.
@@ -14,7 +14,8 @@ import time
 import torch
 
 from surf_bench import config, registry
-from surf_bench.runner import pick_device, set_threads
+from surf_bench.runner import pick_device
+from surf_bench.threads import set_threads
 from surf_bench.train import Trainer
 
 
@@ -51,10 +52,11 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--methods", default="pit,floss,mixit,remixit,self_remixing,surf_rm,surf_sr")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: auto, surf_bench.threads)")
     parser.add_argument("--set", action="append", default=[], help="config override key=value")
     args = parser.parse_args()
     device = pick_device(args.device)
-    threads = set_threads(0)
+    threads = set_threads(args.threads)
     overrides = config.parse_set_options(args.set)
     print(f"dataset={args.dataset} preset={args.preset} device={device} threads={threads}")
     print(f"{'method':<15} {'steps/s':>8} {'mixtures/s':>11} {'params':>9}")

@@ -37,7 +37,7 @@ from surf_bench.data.offline_pool import OfflinePoolAdapter
 from surf_bench.data.offline_speech import WORDS, normalise, sentence, speakers, trim_silence, utterance
 from surf_bench.data.pool_mix import Recipe, write_pool, write_recipe
 
-VERSION = "1"  # bump whenever the generator or its word/voice lists change
+VERSION = "2"  # bump whenever the generator or its word/voice lists change
 BUILD_SEED = 20260108
 K = 4
 REFERENCE_DB = 20 * np.log10(0.05)
@@ -96,7 +96,7 @@ class FUSS4Mini(OfflinePoolAdapter):
     train_mix_seed = BUILD_SEED + 1
     description = "offline FUSS-like set: 1 background + 0-3 events (procedural + eSpeak), 2 s, K=4"
     # split: (background clips, foreground clips, items)
-    default_layout = {"train": (60, 240, 400), "valid": (10, 40, 50), "test": (20, 80, 100)}
+    default_layout = {"train": (300, 1200, 2000), "valid": (20, 80, 100), "test": (20, 80, 100)}
 
     @property
     def event_seconds(self) -> tuple[float, float]:

@@ -31,7 +31,7 @@ from surf_bench.data.offline_pool import OfflinePoolAdapter
 from surf_bench.data.offline_speech import normalise, sentence, speakers, trim_silence, utterance
 from surf_bench.data.pool_mix import Recipe, write_pool, write_recipe
 
-VERSION = "1"  # bump whenever the generator or its word/voice lists change
+VERSION = "2"  # bump whenever the generator or its word/voice lists change
 BUILD_SEED = 20260107
 REFERENCE_DB = 20 * np.log10(0.05)  # clips are stored at this RMS
 LEVELS_DB = (-33.0, -25.0)
@@ -55,7 +55,7 @@ class Speech2Mini(OfflinePoolAdapter):
     version = VERSION
     train_mix_seed = BUILD_SEED + 1
     description = "offline 2-speaker eSpeak NG speech mixtures, 2 s at 16 kHz (builds in seconds)"
-    default_layout = {"train": (16, 16), "valid": (4, 10), "test": (8, 10)}  # split: (speakers, clips each)
+    default_layout = {"train": (64, 32), "valid": (8, 10), "test": (16, 10)}  # split: (speakers, clips each)
 
     def build(self, folder: Path) -> None:
         rng = np.random.default_rng(BUILD_SEED)

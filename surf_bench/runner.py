@@ -65,6 +65,7 @@ from .results import (
     short_error,
     torch_bytes,
 )
+from .threads import set_threads
 from .train import Trainer
 
 INIT_WAIT_SECONDS = float(os.environ.get("SURF_BENCH_INIT_WAIT", 6 * 3600))
@@ -117,17 +118,6 @@ def pick_device(name: str) -> str:
             raise UsageError(f"--device {name}: torch sees {count} CUDA GPU(s), valid: cuda, {valid}")
         return name
     raise UsageError(f"unknown device '{name}'. Valid: auto, cpu, cuda, cuda:N")
-
-
-def set_threads(requested: int) -> int:
-    """Threads = the cores this process may use (sched_getaffinity), unless set explicitly."""
-    if requested <= 0:
-        try:
-            requested = len(os.sched_getaffinity(0))
-        except AttributeError:
-            requested = os.cpu_count() or 1
-    torch.set_num_threads(max(1, requested))
-    return torch.get_num_threads()
 
 
 def resolve_cell(request: CellRequest) -> Resolved:
