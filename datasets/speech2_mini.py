@@ -2,17 +2,17 @@
 
 Content (defaults): 16 kHz, 2 s items, K = 2, mixture = s1 + s2. 28 synthetic speakers (an English
 accent voice x an eSpeak variant, with their own pitch, pitch range and rate), speaker-disjoint
-splits: train 16 speakers x 16 clips = 256 clips, valid 4 x 10 = 40, test 8 x 10 = 80. Each clip
+splits: train 64 speakers x 32 clips = 2048 clips, valid 8 x 10 = 80, test 16 x 10 = 160. Each clip
 is one sentence from a seeded grammar (e.g. "The farmer packed two brown bags by the river."),
 silence-trimmed, cut (or zero-padded at a random onset) to 2 s and set to -26 dBFS RMS. A mixture
 pairs two clips of different speakers, each at a level drawn in [-33, -25] dBFS (as LibriMix's
-loudness range). valid/test hold one mixture per clip (40 / 80 mixtures), fixed and stored as
-CSV; train holds 256 fixed mixtures (each clip first in one of them), drawn once from the dataset's
+loudness range). valid/test hold one mixture per clip (80 / 160 mixtures), fixed and stored as
+CSV; train holds 2048 fixed mixtures (each clip first in one of them), drawn once from the dataset's
 seed (``data.dynamic_mixing``, supervised methods only: new pairs and levels per (seed, epoch)).
 
-Build: deterministic (one eSpeak subprocess in a fixed order, seeded numpy), about 3 s on 2 cores,
+Build: deterministic (one eSpeak subprocess in a fixed order, seeded numpy), about 40 s on 2 cores,
 cached atomically under ``<root>`` (default ``$SURF_BENCH_DATA/speech2-mini`` or
-``~/.cache/surf_bench/speech2-mini``) as ``<split>_pool.flac`` (16-bit; about 13 MB
+``~/.cache/surf_bench/speech2-mini``) as ``<split>_pool.flac`` (16-bit; about 80 MB
 in all) + ``<split>_pool.csv`` + ``<split>_items.csv``, with ``content.json`` (sha256 of the stored
 samples) and ``build_info.json``. Item ids start with the generator version and parameters, so the
 manifest hash changes whenever the build does. Needs the ``espeakng-loader`` wheel (eSpeak NG library

@@ -104,6 +104,8 @@ def run(
     rescore: bool = typer.Option(False, "--rescore", help="Score a finished cell's model.pt again with the "
                                  "current scoring settings (new metrics, weights now present); never retrains. "
                                  "The previous score is kept as <score>.before-rescore."),
+    tuned: Path | None = typer.Option(None, "--tuned", help="Tuned settings written by the pipeline's tune stage "
+                                      "(results/tuned/<dataset>.yaml): this method's entry, after --params."),
 ):
     """Train (or resume, or reuse) and score one cell (method, dataset, preset, variant, seed)."""
     from .config import parse_set_options
@@ -116,11 +118,16 @@ def run(
     elif method is None or dataset is None:
         raise UsageError("run needs --method and --dataset, or --cell I with --params FILE")
     else:
-        overrides = parse_set_options(set_ or [])
+        overrides = {}  # params file < tuned settings < --set
         if params is not None:
             from .plan import method_overrides
 
-            overrides = {**method_overrides(params, method), **overrides}
+            overrides.update(method_overrides(params, method))
+        if tuned is not None:
+            from .tune_stage import tuned_overrides
+
+            overrides.update(tuned_overrides(tuned, dataset, method))
+        overrides.update(parse_set_options(set_ or []))
         request = CellRequest(method=method, dataset=dataset, preset=preset, seed=seed, overrides=overrides,
                               out=out, device=device, force=force, data_root=data_root, variant=variant,
                               split=split or "test", init_variant=init_variant, rescore=rescore)
@@ -254,6 +261,19 @@ def tune(
         tuning.report(spec, typer.echo)
     else:
         tuning.launch(spec, workers=workers, join=join, log=typer.echo)
+
+
+@app.command("tune-stage")
+def tune_stage(
+    params: Path = typer.Option(Path("params.yaml"), "--params", help="The pipeline's params file (its `tune`)."),
+    dataset: str = typer.Option(..., "--dataset", "-d", help="The grid's dataset whose studies run here."),
+    out: Path = typer.Option(Path("results/cells"), "--out", help="Results root of the pipeline's cells."),
+    write: Path = typer.Option(..., "--write", help="Tuned-settings file to write (results/tuned/<dataset>.yaml)."),
+):
+    """The pipeline's tune stage: params.yaml's `tune` studies on one dataset, then its tuned settings."""
+    from .tune_stage import run_stage
+
+    run_stage(params, dataset, out, write, typer.echo)
 
 
 @app.command("report")

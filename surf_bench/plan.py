@@ -27,7 +27,7 @@ from . import registry
 from .cells import inherited_overrides
 from .errors import UsageError
 
-KEYS = ("preset", "datasets", "methods", "seeds", "set", "variants", "settings", "split", "out", "tables")
+KEYS = ("preset", "datasets", "methods", "seeds", "set", "variants", "settings", "split", "out", "tables", "tune")
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,7 @@ def load_params(path: Path | None) -> dict:
     return data
 
 
-def _flat_overrides(value, where: str) -> dict:
+def flat_overrides(value, where: str) -> dict:
     """section.key -> value; nested mappings ({unsup: {ema_decay: x}}, what `dvc exp run -S
     settings.surf_rm.unsup.ema_decay=x` writes) are joined with dots."""
     if value is None:
@@ -84,7 +84,7 @@ def _flat_overrides(value, where: str) -> dict:
     flat = {}
     for key, item in value.items():
         if isinstance(item, dict):
-            flat.update({f"{key}.{k}": v for k, v in _flat_overrides(item, f"{where}.{key}").items()})
+            flat.update({f"{key}.{k}": v for k, v in flat_overrides(item, f"{where}.{key}").items()})
         else:
             flat[str(key)] = ",".join(str(x) for x in item) if isinstance(item, list) else item
     return flat
@@ -98,7 +98,7 @@ def expand(params: dict) -> list[PlannedCell]:
     datasets = [str(d) for d in _as_list(params.get("datasets", ["mnist2-mini"]), "datasets")]
     methods = [str(m) for m in _as_list(params.get("methods", list(registry.methods())), "methods")]
     seeds = [int(s) for s in _as_list(params.get("seeds", [0]), "seeds")]
-    common = _flat_overrides(params.get("set"), "set")
+    common = flat_overrides(params.get("set"), "set")
     variants = params.get("variants") or {}
     if not isinstance(variants, dict):
         raise UsageError("params: 'variants' must map a method to {variant name: overrides}")
@@ -133,19 +133,23 @@ def expand(params: dict) -> list[PlannedCell]:
                 raise UsageError(f"params: variants of {method} must map a name to overrides")
             for seed in seeds:
                 for name, overrides in own.items():
-                    add(dataset, method, seed, {**common, **_flat_overrides(overrides, f"variants.{method}")},
+                    add(dataset, method, seed, {**common, **flat_overrides(overrides, f"variants.{method}")},
                         None if name is None else str(name))
     return cells
 
 
 def method_overrides(path: Path, method: str) -> dict:
-    """The overrides a params file gives one method: ``set`` (every cell), then ``settings.<method>``
-    (the pipeline's per-method settings, see params.yaml)."""
-    params = load_params(path)
+    """The overrides a params file gives one method (see overrides_of)."""
+    return overrides_of(load_params(path), method, str(path))
+
+
+def overrides_of(params: dict, method: str, where: str = "params") -> dict:
+    """``set`` (every cell), then ``settings.<method>`` (the pipeline's per-method settings, see
+    params.yaml)."""
     settings = params.get("settings") or {}
     if not isinstance(settings, dict):
-        raise UsageError(f"params file {path}: 'settings' must map a method to its overrides")
-    return {**_flat_overrides(params.get("set"), "set"), **_flat_overrides(settings.get(method), f"settings.{method}")}
+        raise UsageError(f"params file {where}: 'settings' must map a method to its overrides")
+    return {**flat_overrides(params.get("set"), "set"), **flat_overrides(settings.get(method), f"settings.{method}")}
 
 
 def cell_request(cell: PlannedCell, params: dict, **options):

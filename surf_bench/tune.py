@@ -134,6 +134,7 @@ class StudySpec:
     prune_every: int = 0  # 0 = a quarter of train.steps
     prune_items: int = 64
     sampler_seed: int = 0
+    init_variant: str = ""  # the shared init cell's variant ("": named by its inherited settings)
 
     def identity(self) -> dict:
         """The settings that must match when a study is resumed by name (runtime settings such as
@@ -216,7 +217,7 @@ def base_request(spec: StudySpec, overrides: dict | None = None, **options):
     from .runner import CellRequest
 
     return CellRequest(spec.method, spec.dataset, spec.preset, spec.seed, {**spec.overrides, **(overrides or {})},
-                       Path(spec.out), spec.device, split="valid", **options)
+                       Path(spec.out), spec.device, split="valid", init_variant=spec.init_variant or None, **options)
 
 
 def load_study(spec: StudySpec, worker: int = 0):
@@ -391,7 +392,13 @@ def prepare_init_cell(spec: StudySpec, log=print) -> None:
     init_method = registry.get_method(spec.method).init_from
     if init_method and resolved.cfg.unsup.mixit_init:
         request = CellRequest(init_method, spec.dataset, spec.preset, spec.seed, inherited_overrides(spec.overrides),
-                              Path(spec.out), spec.device)
+                              Path(spec.out), spec.device, variant=spec.init_variant or None)
+        if spec.init_variant:  # a named cell trained elsewhere (the pipeline's): used as it is
+            model = resolve_cell(request).directory / "model.pt"
+            if not model.is_file():
+                raise UsageError(f"the study starts from the {init_method} cell {model.parent}, which is not trained "
+                                 f"yet; train it first (dvc repro {init_method}@{spec.dataset}-{spec.seed})")
+            return
         if not (resolve_cell(request).directory / "model.pt").is_file():
             log(f"training the shared {init_method} cell first")
         train_cell(request, log=lambda *_: None, wait=3600 * 6)

@@ -52,7 +52,11 @@ def repo(tmp_path_factory):
 def test_dvc_repro_builds_the_tables_and_reruns_only_what_changed(repo):
     first = ran(sh("dvc", "repro", cwd=repo))
     assert "mixit@mnist2-mini-0" in first and "remix@mnist2-mini-surf_sr-0" in first and first[-1] == "tables"
-    assert len(first) == 1 + 7 + 1  # prepare, 7 cells, tables
+    assert len(first) == 1 + 7 + 1 + 1  # prepare, 7 cells, the tune stage (off: it writes empty settings), tables
+    order = [first.index(s) for s in ("mixit@mnist2-mini-0", "tune@mnist2-mini", "remix@mnist2-mini-surf_rm-0")]
+    assert order == sorted(order)
+    tuned = yaml.safe_load((repo / "results" / "tuned" / "mnist2-mini.yaml").read_text())
+    assert tuned["enabled"] is False and tuned["settings"]["surf_rm"] == {} and len(tuned["settings"]) == 7
     board = (repo / "results" / "leaderboard.md").read_text()
     for method in ("pit", "floss", "mixit", "remixit", "self_remixing", "surf_rm", "surf_sr", "mixture"):
         assert f"| {method} |" in board
@@ -72,15 +76,32 @@ def test_dvc_repro_builds_the_tables_and_reruns_only_what_changed(repo):
     params["settings"]["mixit"] = {"train.lr": 0.004}  # mixit: its cell and the 4 that start from it
     (repo / "params.yaml").write_text(yaml.safe_dump(params))
     second = ran(sh("dvc", "repro", cwd=repo))
-    assert sorted(second) == sorted(["mixit@mnist2-mini-0", "remix@mnist2-mini-remixit-0",
+    assert sorted(second) == sorted(["mixit@mnist2-mini-0", "tune@mnist2-mini", "remix@mnist2-mini-remixit-0",
                                      "remix@mnist2-mini-self_remixing-0", "remix@mnist2-mini-surf_rm-0",
                                      "remix@mnist2-mini-surf_sr-0", "tables"])
     params["settings"]["floss"] = {"flow.sigma": 0.2}  # a method on its own: its cell and the tables
     (repo / "params.yaml").write_text(yaml.safe_dump(params))
-    assert ran(sh("dvc", "repro", cwd=repo)) == ["scratch@mnist2-mini-floss-0", "tables"]
+    # The tune stage reads every method's settings (a tuned method is tuned on top of its own); off, it
+    # rewrites the same empty file, so only the changed method's cells run.
+    assert sorted(ran(sh("dvc", "repro", cwd=repo))) == ["scratch@mnist2-mini-floss-0", "tables", "tune@mnist2-mini"]
     # What `dvc exp run -S settings.surf_rm.unsup.ema_decay=0.9` writes: a nested mapping.
     params["settings"]["surf_rm"] = {"unsup": {"ema_decay": 0.9}}
     (repo / "params.yaml").write_text(yaml.safe_dump(params))
-    assert ran(sh("dvc", "repro", cwd=repo)) == ["remix@mnist2-mini-surf_rm-0", "tables"]
+    assert sorted(ran(sh("dvc", "repro", cwd=repo))) == ["remix@mnist2-mini-surf_rm-0", "tables", "tune@mnist2-mini"]
     cell = repo / "results" / "cells" / "mnist2-mini" / "surf_rm" / "smoke" / "pipeline" / "seed0" / "metrics.json"
     assert json.loads(cell.read_text())["provenance"]["config"]["unsup"]["ema_decay"] == 0.9
+
+    # The tune stage on: surf_sr's study (2 trials, validation split) sets the alpha its cell trains with.
+    params["tune"].update(enabled=True, methods=["surf_sr"], trials=2, workers=1, pruner="none")
+    (repo / "params.yaml").write_text(yaml.safe_dump(params))
+    assert sorted(ran(sh("dvc", "repro", cwd=repo))) == ["remix@mnist2-mini-surf_sr-0", "tables", "tune@mnist2-mini"]
+    tuned = yaml.safe_load((repo / "results" / "tuned" / "mnist2-mini.yaml").read_text())
+    alpha = tuned["settings"]["surf_sr"]["unsup"]["ema_decay"]
+    assert tuned["enabled"] and tuned["studies"]["surf_sr"]["trials"]["complete"] == 2 and 0.97 <= alpha < 1
+    assert tuned["settings"]["surf_rm"] == {}
+    cell = repo / "results" / "cells" / "mnist2-mini" / "surf_sr" / "smoke" / "pipeline" / "seed0" / "metrics.json"
+    assert json.loads(cell.read_text())["provenance"]["config"]["unsup"]["ema_decay"] == alpha
+    study_cells = repo / "results" / "cells" / "mnist2-mini" / "surf_sr" / "smoke"
+    assert len(list(study_cells.glob("v-*/seed0/metrics.valid.json"))) == 2  # trials scored on valid only
+    assert not list(study_cells.glob("v-*/seed0/metrics.json"))
+    assert ran(sh("dvc", "repro", cwd=repo)) == []  # a finished study: nothing runs

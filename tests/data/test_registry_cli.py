@@ -42,5 +42,5 @@ def test_datasets_verbose_builds_offline_sets(tmp_path, monkeypatch, capsys):
         cli.main(["datasets", "--verbose"])
     assert info.value.code == 0
     out = capsys.readouterr().out
-    assert "test items=80 manifest=" in out and "test items=100 manifest=" in out
-    assert (tmp_path / "speech2-mini" / "v1" / "build_info.json").is_file()
+    assert "test items=160 manifest=" in out and "test items=100 manifest=" in out
+    assert (tmp_path / "speech2-mini" / "v2" / "build_info.json").is_file()
