@@ -31,7 +31,8 @@ class TrainConfig:
     checkpoint_every: int = 500  # steps between checkpoints (0 = none by step count)
     checkpoint_minutes: float = 5.0  # also checkpoint when this much wall time has passed (0 = off)
     log_every: int = 100
-    threads: int = 0  # torch threads; 0 = the cores available to this process
+    threads: int = 0  # torch threads; 0 = the free cores of this process (surf_bench.threads)
+    weights_ema: float = 0.0  # EMA of the student's weights, evaluated and saved in model.pt (0 = off)
 
 
 @dataclass

@@ -41,6 +41,9 @@ class Method:
         self.generator = generator or torch.Generator().manual_seed(0)
         self.net: nn.Module = build_net(spec, cfg.net).to(device)
         self.teacher: nn.Module | None = make_teacher(self.net) if self.uses_teacher else None
+        # Polyak average of the student (train.weights_ema), what a trained cell is scored with;
+        # distinct from the remixers' teacher, which follows the student itself.
+        self.average: nn.Module | None = make_teacher(self.net) if cfg.train.weights_ema > 0 else None
 
     # --- the backbone as a velocity field and as a separator -------------------------------
     @staticmethod
@@ -116,21 +119,32 @@ class Method:
             return self.regress(self.net, mix, self.n_slots, generator)
 
     def after_step(self, step: int, epoch_ended: bool) -> None:
-        """EMA teacher update, per step or per epoch (``unsup.ema_every``)."""
+        """EMA teacher update, per step or per epoch (``unsup.ema_every``); the weights average
+        (``train.weights_ema``) every step."""
+        if self.average is not None:
+            ema_update(self.average, self.net, self.cfg.train.weights_ema)
         if self.teacher is None:
             return
         if self.cfg.unsup.ema_every == "step" or epoch_ended:
             ema_update(self.teacher, self.net, self.cfg.unsup.ema_decay)
+
+    def finish_training(self) -> None:
+        """After the last step: the network to score and save is the weights average, if any."""
+        if self.average is not None:
+            self.net.load_state_dict(self.average.state_dict())
 
     # --- checkpoints -----------------------------------------------------------------------
     def modules(self) -> dict[str, nn.Module]:
         out = {"net": self.net}
         if self.teacher is not None:
             out["teacher"] = self.teacher
+        if self.average is not None:
+            out["average"] = self.average
         return out
 
     def initialise(self, state: dict) -> None:
         """Start student (and teacher) from another method's weights (e.g. the MixIT separator)."""
         self.net.load_state_dict(state["net"])
-        if self.teacher is not None:
-            self.teacher.load_state_dict(state["net"])
+        for module in (self.teacher, self.average):
+            if module is not None:
+                module.load_state_dict(state["net"])

@@ -377,6 +377,7 @@ def _train(r: Resolved, train_split, device: str, log):
         # trained first in this process (a resumed run restores the states from its checkpoint).
         seed_everything(r.cell.seed)
     info = trainer.run()
+    method.finish_training()
     training = {
         "steps": info["steps"], "train_seconds": info["train_seconds"], "resumed": resumed,
         "resumed_from_step": info["resumed_from_step"], "train_mixtures": info["train_mixtures"],

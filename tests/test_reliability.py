@@ -340,6 +340,19 @@ def test_provenance_of_a_cell_started_from_the_mixit_cell(data, tmp_path):
     assert not list(init_cell(tmp_path).glob("metrics*.json"))
 
 
+def test_a_weights_average_cell_saves_and_scores_the_average(data, tmp_path):
+    """train.weights_ema: the model.pt of the cell is the Polyak average, not the last student."""
+    for extra in ([], ["--set", "train.weights_ema=0.5"]):
+        code, err = cli_main(run_args("pit", data, tmp_path, *extra))
+        assert code == 0, err
+    plain = torch.load(cell(tmp_path) / "model.pt", weights_only=True)["net"]
+    averaged_cell = cell(tmp_path, "pit", 0, "--set", "train.weights_ema=0.5")
+    averaged = torch.load(averaged_cell / "model.pt", weights_only=True)
+    assert averaged["config"]["train"]["weights_ema"] == 0.5
+    assert any(not torch.equal(plain[k], averaged["net"][k]) for k in plain)
+    assert json.loads((averaged_cell / "metrics.json").read_text())["metrics"]
+
+
 def test_log_lines_carry_an_eta_without_control_characters():
     from surf_bench.train import format_eta
 
