@@ -276,6 +276,23 @@ def tune_stage(
     run_stage(params, dataset, out, write, typer.echo)
 
 
+@app.command("launch")
+def launch(
+    params: Path = typer.Option(..., "--params", help="The grid (see `surf-bench cells --params FILE`)."),
+    executor: str = typer.Option("local", "--executor", help="local (subprocesses here) | slurm (sbatch jobs)"),
+    max_parallel: int = typer.Option(2, "--max-parallel", help="Jobs in flight at once (local: each gets "
+                                     "cores / N threads)."),
+    gpus_per_cell: int = typer.Option(0, "--gpus-per-cell", help="GPUs per job."),
+    slurm_partition: str = typer.Option("", "--slurm-partition", help="SLURM partition."),
+    timeout_min: int = typer.Option(24 * 60, "--timeout-min", help="Wall-time limit of one job, minutes."),
+    out: Path | None = typer.Option(None, "--out", help="Results root (default: the grid's `out`, or results)."),
+):
+    """Every cell of a grid as its own submitit job, the cells that start from MixIT after it."""
+    from .launch import launch as run_launch
+
+    run_launch(params, executor, out, max_parallel, gpus_per_cell, slurm_partition, timeout_min, log=typer.echo)
+
+
 @app.command("report")
 def report(
     root: Path | None = typer.Option(None, "--root", help="Results root (default: results, or the grid's `out`)."),
