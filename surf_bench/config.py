@@ -33,6 +33,8 @@ class TrainConfig:
     log_every: int = 100
     threads: int = 0  # torch threads; 0 = the free cores of this process (surf_bench.threads)
     weights_ema: float = 0.0  # EMA of the student's weights, evaluated and saved in model.pt (0 = off)
+    precision: str = "fp32"  # fp32 | bf16 (autocast of the training forward pass; weights stay fp32)
+    compile: bool = False  # torch.compile the network in place (training and scoring)
 
 
 @dataclass
@@ -224,6 +226,7 @@ def validate(config: RunConfig) -> RunConfig:
         ("unsup", "ema_every"): ("step", "epoch"),
         ("unsup", "remix_mode"): ("uniform", "per_slot", "per_slot_constrained"),
         ("unsup", "init_slots"): ("all", "topk"),
+        ("train", "precision"): ("fp32", "bf16"),
     }
     for (section, name), allowed in choices.items():
         value = getattr(getattr(config, section), name)
@@ -235,6 +238,7 @@ def validate(config: RunConfig) -> RunConfig:
         (config.train.batch_size >= 2, "train.batch_size must be >= 2 (remixing needs a batch)"),
         (config.train.lr > 0, "train.lr must be > 0"),
         (0.0 <= config.unsup.ema_decay <= 1.0, "unsup.ema_decay must be in [0, 1]"),
+        (0.0 <= config.train.weights_ema < 1.0, "train.weights_ema must be in [0, 1) (0 = off)"),
         (config.flow.sigma > 0, "flow.sigma must be > 0"),
         (config.net.slot_code >= 0, "net.slot_code must be >= 0 (0 = off)"),
         (0.0 <= config.flow.t0_prob <= 1.0, "flow.t0_prob must be in [0, 1]"),

@@ -44,6 +44,10 @@ class Method:
         # Polyak average of the student (train.weights_ema), what a trained cell is scored with;
         # distinct from the remixers' teacher, which follows the student itself.
         self.average: nn.Module | None = make_teacher(self.net) if cfg.train.weights_ema > 0 else None
+        if cfg.train.compile:  # in place, after the copies: state_dict keys (checkpoints, model.pt) stay as they are
+            for module in (self.net, self.teacher, self.average):
+                if module is not None:
+                    module.compile()
 
     # --- the backbone as a velocity field and as a separator -------------------------------
     @staticmethod

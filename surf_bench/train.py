@@ -248,7 +248,10 @@ class Trainer:
     def _update(self, tc, net) -> float:
         batch = self.sampler.next()
         self.method.training_step = self.step
-        loss = self.method.training_loss(batch)
+        with torch.autocast(device_type=self.method.device.split(":")[0], dtype=torch.bfloat16,
+                            enabled=tc.precision == "bf16"):
+            loss = self.method.training_loss(batch)
+        loss = loss.float()
         value = loss.item()
         if not math.isfinite(value):
             raise self._diverged("loss", value)
