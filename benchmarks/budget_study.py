@@ -1,0 +1,141 @@
+"""Budget study: the validation headline metric against training steps, per method, as a table and
+a figure. Where do flows overtake regression, if they do?
+
+    python benchmarks/budget_study.py --dataset mnist2-mini --steps 1500,3000,6000,12000 \\
+        --methods pit,floss,remixit,self_remixing,surf_rm,surf_sr --parallel 2 --out results/budget
+    python benchmarks/budget_study.py ... --summarise        # only read the finished cells
+
+Every point is its own cell (variant ``steps<N>``, ``train.steps=N``, so its warm-up and cosine
+schedule span its own budget), scored on the validation split at one thread per process, run by
+``surf-bench launch`` (submitit's local executor, ``--parallel`` cells at a time). The remixers of
+every budget start from the one MixIT cell of the preset (a MixIT cell inherits only network,
+data and noise-end settings): the study varies the remixer's own budget. Flow methods are read
+at the preset's NFE, at NFE 1 and at their best NFE of the curve (the NFE that is best on
+validation, as a user would pick it). Writes ``<out>/budget_<dataset>.csv`` and ``.png``. Not a
+test: it prints figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+
+def grid(dataset: str, methods: list[str], steps: list[int], seeds: list[int], preset: str, out: Path,
+         extra: dict) -> dict:
+    """The study as a params file: one variant ``steps<N>`` per method and budget."""
+    return {"preset": preset, "datasets": [dataset], "methods": methods, "seeds": seeds, "split": "valid",
+            "out": str(out), "set": {"train.threads": 1, **extra},
+            "variants": {m: {f"steps{n}": {"train.steps": n} for n in steps} for m in methods}}
+
+
+def summarise(out: Path, dataset: str) -> pd.DataFrame:
+    from surf_bench.results import collect, collect_curves
+
+    frame = collect(out)
+    frame = frame[(frame["split"] == "valid") & frame["headline"] & (frame["dataset"] == dataset)
+                  & frame["variant"].str.startswith("steps")]
+    if frame.empty:
+        return frame
+    frame = frame.assign(steps=frame["variant"].str.removeprefix("steps").astype(int))
+    rows = frame.groupby(["method", "steps"]).agg(metric=("metric", "first"), value=("mean", "mean"),
+                                                  seeds=("seed", "count"), mixture=("baseline", "mean"),
+                                                  train_s=("train_seconds", "mean")).reset_index()
+    curves = collect_curves(out)
+    if not curves.empty:
+        curves = curves[(curves["split"] == "valid") & (curves["dataset"] == dataset)
+                        & curves["variant"].str.startswith("steps") & curves["metric"].isin(rows["metric"])]
+    if not curves.empty:
+        curves = curves.assign(steps=curves["variant"].str.removeprefix("steps").astype(int))
+        mean = curves.groupby(["method", "steps", "nfe"])["value"].mean().reset_index()
+        best = mean.loc[mean.groupby(["method", "steps"])["value"].idxmax()]
+        one = mean[mean["nfe"] == 1]
+        rows = rows.merge(best.rename(columns={"value": "best_nfe_value", "nfe": "best_nfe"}), how="left",
+                          on=["method", "steps"])
+        rows = rows.merge(one[["method", "steps", "value"]].rename(columns={"value": "nfe1_value"}), how="left",
+                          on=["method", "steps"])
+    return rows.sort_values(["method", "steps"])
+
+
+def crossings(rows: pd.DataFrame, pairs=(("floss", "pit"), ("surf_rm", "remixit"), ("surf_rm", "self_remixing"),
+                                         ("surf_sr", "self_remixing"))) -> list[str]:
+    """For each (flow, regression) pair: the budgets where the flow's best value is >= the regression's."""
+    column = "best_nfe_value" if "best_nfe_value" in rows else "value"
+    lines = []
+    for flow, regression in pairs:
+        a = rows[rows["method"] == flow].set_index("steps")[column]
+        b = rows[rows["method"] == regression].set_index("steps")["value"]
+        common = sorted(set(a.index) & set(b.index))
+        if common:
+            ahead = [n for n in common if a[n] >= b[n]]
+            lines.append(f"{flow} >= {regression} at steps {ahead or 'none'} of {common}")
+    return lines
+
+
+def figure(rows: pd.DataFrame, path: Path, dataset: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for method, part in rows.groupby("method"):
+        line = ax.plot(part["steps"], part["value"], marker="o", label=method)[0]
+        if "best_nfe_value" in part and part["best_nfe_value"].notna().any():
+            ax.plot(part["steps"], part["best_nfe_value"], marker="^", ls="--", color=line.get_color(),
+                    label=f"{method} (best NFE)")
+    if rows["mixture"].notna().any():
+        ax.axhline(rows["mixture"].mean(), color="grey", lw=0.8, ls=":", label="mixture")
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("training steps")
+    ax.set_ylabel(f"validation {rows['metric'].iloc[0]}")
+    ax.set_title(f"{dataset}: budget study")
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dataset", default="mnist2-mini")
+    parser.add_argument("--methods", default="pit,floss,remixit,self_remixing,surf_rm,surf_sr")
+    parser.add_argument("--steps", default="1500,3000,6000,12000")
+    parser.add_argument("--seeds", default="0")
+    parser.add_argument("--preset", default="quick")
+    parser.add_argument("--parallel", type=int, default=2)
+    parser.add_argument("--set", action="append", default=[], help="extra setting of every cell, key=value")
+    parser.add_argument("--out", type=Path, default=Path("results/budget"))
+    parser.add_argument("--summarise", action="store_true")
+    args = parser.parse_args()
+    from surf_bench.config import parse_set_options
+
+    methods = args.methods.split(",")
+    steps = [int(n) for n in args.steps.split(",")]
+    params = grid(args.dataset, methods, steps, [int(s) for s in args.seeds.split(",")], args.preset, args.out,
+                  parse_set_options(args.set))
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / f"budget_{args.dataset}.yaml"
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+    if not args.summarise:
+        subprocess.run([sys.executable, "-m", "surf_bench", "launch", "--params", str(path), "--executor", "local",
+                        "--max-parallel", str(args.parallel)], check=False)
+    rows = summarise(args.out, args.dataset)
+    if rows.empty:
+        print("no finished cell yet")
+        return
+    rows.to_csv(args.out / f"budget_{args.dataset}.csv", index=False)
+    print(rows.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    for line in crossings(rows):
+        print(line)
+    figure(rows, args.out / f"budget_{args.dataset}.png", args.dataset)
+    print(f"figure: {args.out / f'budget_{args.dataset}.png'}")
+
+
+if __name__ == "__main__":
+    main()
