@@ -52,7 +52,8 @@ def test_builds_are_identical_across_roots(tmp_path, speech):
     speech.open("valid", tmp_path / "a")
     speech.open("valid", tmp_path / "b")
     for name in ("train_pool.flac", "test_pool.flac", "test_items.csv"):
-        assert (tmp_path / "a" / "v1" / name).read_bytes() == (tmp_path / "b" / "v1" / name).read_bytes()
+        v = f"v{speech.version}"
+        assert (tmp_path / "a" / v / name).read_bytes() == (tmp_path / "b" / v / name).read_bytes()
 
 
 def test_killed_build_leaves_nothing(tmp_path, speech, monkeypatch):
@@ -63,7 +64,7 @@ def test_killed_build_leaves_nothing(tmp_path, speech, monkeypatch):
     monkeypatch.setattr(speech, "build", dies)
     with pytest.raises(KeyboardInterrupt):
         speech.open("test", tmp_path)
-    assert not (tmp_path / "v1").exists()
+    assert not (tmp_path / f"v{speech.version}").exists()
     assert [p.name for p in tmp_path.iterdir() if not p.name.endswith(".lock")] == []
 
 
@@ -103,4 +104,5 @@ def test_fuss4_mini_slots_and_sum(tmp_path, sounds):
 def test_is_available_and_fetch_build(tmp_path, sounds):
     assert sounds.is_available(tmp_path)
     sounds.fetch(tmp_path)
-    assert (tmp_path / "v1" / "build_info.json").is_file() and (tmp_path / "v1" / "README.txt").is_file()
+    folder = tmp_path / f"v{sounds.version}"
+    assert (folder / "build_info.json").is_file() and (folder / "README.txt").is_file()
