@@ -15,7 +15,6 @@ state, start and end times, the folder and the headline figure).
 from __future__ import annotations
 
 import json
-import os
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -71,7 +70,8 @@ def launch(params_path: Path, executor: str = "local", out: Path | None = None, 
            gpus_per_cell: int = 0, partition: str = "", timeout_min: int = 24 * 60, poll_seconds: float = 2.0,
            log=print) -> dict:
     """Run every cell of the plan through submitit; returns the launch record (also launch.json)."""
-    from .plan import expand, load_params
+    from .plan import expand, flat_overrides, load_params
+    from .threads import per_process
 
     if executor not in EXECUTORS:
         raise UsageError(f"--executor {executor!r}: valid: {', '.join(EXECUTORS)}")
@@ -82,8 +82,8 @@ def launch(params_path: Path, executor: str = "local", out: Path | None = None, 
     out = Path(out or grid.get("out") or "results")
     logs = out / "launch" / Path(params_path).stem
     logs.mkdir(parents=True, exist_ok=True)
-    threads = max(1, (os.cpu_count() or 1) // max_parallel) if executor == "local" else 4
-    overrides = {} if "train.threads" in (grid.get("set") or {}) else {"train.threads": threads}
+    threads = per_process(max_parallel) if executor == "local" else 4
+    overrides = {} if "train.threads" in flat_overrides(grid.get("set"), "set") else {"train.threads": threads}
     submitter = _executor(executor, logs, threads=threads, gpus=gpus_per_cell, partition=partition,
                           timeout_min=timeout_min)
     state = {c.index: {"cell": f"{c.method}@{c.dataset} {c.variant} seed{c.seed}", "state": "waiting"} for c in cells}

@@ -45,7 +45,7 @@ class Method:
         # distinct from the remixers' teacher, which follows the student itself.
         self.average: nn.Module | None = make_teacher(self.net) if cfg.train.weights_ema > 0 else None
         if cfg.train.compile:  # in place, after the copies: state_dict keys (checkpoints, model.pt) stay as they are
-            for module in (self.net, self.teacher, self.average):
+            for module in (self.net, self.teacher):  # the average is never called, only copied
                 if module is not None:
                     module.compile()
 

@@ -29,6 +29,11 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
+def per_process(processes: int) -> int:
+    """Threads for each of ``processes`` runs sharing this machine: cores / processes, at least 1."""
+    return max(1, available_cores() // max(1, processes))
+
+
 def _cpu_times(stat: Path) -> tuple[int, int] | None:
     """(busy, total) jiffies of all CPUs from the first line of /proc/stat; None if unreadable."""
     try:

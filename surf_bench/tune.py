@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import subprocess
 import sys
 import time
@@ -415,11 +414,11 @@ def launch(spec: StudySpec, workers: int = 1, join: bool = False, log=print) -> 
         work(spec, 0, log)
     else:
         spec.folder.mkdir(parents=True, exist_ok=True)
-        threads = max(1, (os.cpu_count() or 2) // workers)
+        from .threads import per_process
+
+        threads = spec.overrides.get("train.threads") or per_process(workers)
         job = asdict(spec)
         job["overrides"] = {**spec.overrides, "train.threads": threads}
-        if "train.threads" in spec.overrides:
-            job["overrides"]["train.threads"] = spec.overrides["train.threads"]
         path = spec.folder / "worker.json"
         path.write_text(json.dumps(job))
         procs = []
