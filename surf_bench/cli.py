@@ -133,12 +133,27 @@ def run(
                               split=split or "test", init_variant=init_variant, rescore=rescore)
     if rescore and (force or train_only):
         raise UsageError("--rescore scores the trained model again; it does not go with --force or --train-only")
-    with terminal_progress(f"{method} on {dataset}") as (progress, say):
-        request.progress = progress
-        if train_only:
-            training = train_cell(request, log=say)
-        else:
-            result = run_cell(request, log=say)
+    from . import distributed
+
+    if distributed.from_env().active:  # started by torchrun: one cell on WORLD_SIZE processes
+        from .runner import pick_device
+
+        world, request.device = distributed.start(pick_device(request.device))
+        if not world.writer:
+            try:
+                (train_cell if train_only else run_cell)(request, log=lambda message: None)
+            finally:
+                distributed.stop()
+            return
+    try:
+        with terminal_progress(f"{method} on {dataset}") as (progress, say):
+            request.progress = progress
+            if train_only:
+                training = train_cell(request, log=say)
+            else:
+                result = run_cell(request, log=say)
+    finally:
+        distributed.stop()
     if train_only:
         typer.echo(f"{method} on {dataset} [{preset}, seed {seed}]: trained, {training['steps']} steps in "
                    f"{training['train_seconds']:.1f} s")

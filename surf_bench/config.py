@@ -45,6 +45,7 @@ class NetConfig:
     n_fft: int = 256  # audio STFT
     hop: int = 64
     slot_code: int = 0  # per-slot code from the slot's deviation (breaks slot symmetry at t = 0; 0 = off)
+    head: str = "direct"  # audio output head: direct (the slot's spectrum) | mask (M X_mix + N X_k, complex gains)
 
 
 @dataclass
@@ -241,6 +242,7 @@ def validate(config: RunConfig) -> RunConfig:
         (0.0 <= config.train.weights_ema < 1.0, "train.weights_ema must be in [0, 1) (0 = off)"),
         (config.flow.sigma > 0, "flow.sigma must be > 0"),
         (config.net.slot_code >= 0, "net.slot_code must be >= 0 (0 = off)"),
+        (config.net.head in ("direct", "mask"), f"net.head must be direct or mask, got {config.net.head!r}"),
         (0.0 <= config.flow.t0_prob <= 1.0, "flow.t0_prob must be in [0, 1]"),
         (config.flow.nfe >= 1 and all(n >= 1 for n in config.flow.nfe_curve), "NFE values must be >= 1"),
         (config.unsup.teacher_nfe >= 1, "unsup.teacher_nfe must be >= 1"),

@@ -31,7 +31,7 @@ import torch
 from filelock import FileLock, Timeout
 
 from . import config as config_mod
-from . import registry
+from . import distributed, registry
 from .cells import (
     INHERITED_KEYS,
     INHERITED_SECTIONS,
@@ -65,7 +65,7 @@ from .results import (
     short_error,
     torch_bytes,
 )
-from .threads import set_threads
+from .threads import per_process, set_threads
 from .train import Trainer
 
 INIT_WAIT_SECONDS = float(os.environ.get("SURF_BENCH_INIT_WAIT", 6 * 3600))
@@ -207,7 +207,11 @@ def check_specs(name: str, adapter, train_split, eval_split) -> None:
 
 @contextlib.contextmanager
 def cell_lock(directory: Path, wait: float = 0.0, log=print):
-    """One process at a time per cell. ``wait`` > 0 waits that long for a busy cell (init cells)."""
+    """One process at a time per cell. ``wait`` > 0 waits that long for a busy cell (init cells).
+    Under torchrun rank 0 holds the lock for all ranks, which write nothing."""
+    if not distributed.world().writer:
+        yield
+        return
     ensure_writable(directory)
     lock = FileLock(str(directory / ".lock"))
     try:
@@ -276,8 +280,9 @@ def _init_state(r: Resolved, log) -> tuple[dict, dict]:
     retrain = (f"retrain it with `surf-bench run --method {source} --dataset {request.dataset} --preset "
                f"{request.preset} --seed {request.seed} --out {request.out} --force` and the same --set net.* "
                "options, or pass --set unsup.mixit_init=false")
-    if not model_path.is_file():
-        if any(init.directory.glob("metrics*.json")):
+    present, scored = distributed.broadcast_object((model_path.is_file(), any(init.directory.glob("metrics*.json"))))
+    if not present:
+        if scored:
             raise CheckpointError(f"{request.method} starts from the {source} checkpoint {model_path}, which is "
                                   f"missing although that cell is finished; {retrain}")
         log(f"{request.method} starts from the {source} cell; training it first ({init.directory})")
@@ -348,7 +353,13 @@ def _load_model(r: Resolved, train_split, device: str):
 def _train(r: Resolved, train_split, device: str, log):
     """Train (or resume) the cell. Returns (method, training record, files to write)."""
     cfg, request = r.cfg, r.request
-    threads = set_threads(cfg.train.threads)
+    world = distributed.world()
+    if world.active and request.monitor is not None:
+        raise UsageError("a monitored run (surf-bench tune) trains in one process; run it without torchrun")
+    requested = cfg.train.threads
+    if world.active and requested <= 0:  # the ranks on one machine share its cores
+        requested = per_process(int(os.environ.get("LOCAL_WORLD_SIZE", world.size)))
+    threads = set_threads(requested)
     make_deterministic(device)
     method = _build_method(r, train_split.spec, device, seed_everything(r.cell.seed))
     checkpoint = r.directory / "checkpoint.pt"
@@ -356,8 +367,9 @@ def _train(r: Resolved, train_split, device: str, log):
                       progress=request.progress)
     # --force starts over: a checkpoint left by an earlier attempt is dropped; the finished results
     # stay in place until the new ones replace them.
-    if request.force:
+    if request.force and world.writer:
         checkpoint.unlink(missing_ok=True)
+    distributed.barrier()  # every rank sees the same checkpoint (or none)
     resumed = trainer.try_resume()
     init = None
     if r.method_cls.init_from and cfg.unsup.mixit_init:
@@ -376,13 +388,19 @@ def _train(r: Resolved, train_split, device: str, log):
         # Training starts from the same global random state whether or not the init cell had to be
         # trained first in this process (a resumed run restores the states from its checkpoint).
         seed_everything(r.cell.seed)
+    if world.active:
+        distributed.broadcast_modules(method.modules())  # every rank starts from rank 0's weights
+        if not world.writer:  # its own random streams (noise ends, t, remixing), from (seed, rank, step)
+            own_seed = distributed.rank_seed(r.cell.seed, trainer.step)
+            seed_everything(own_seed)
+            method.generator.manual_seed(own_seed)
     info = trainer.run()
     method.finish_training()
     training = {
         "steps": info["steps"], "train_seconds": info["train_seconds"], "resumed": resumed,
         "resumed_from_step": info["resumed_from_step"], "train_mixtures": info["train_mixtures"],
         "dynamic_mixing": cfg.data.dynamic_mixing, "threads": threads, "device": device_description(device),
-        "init": init, "code": code_version(),
+        "init": init, "code": code_version(), "processes": world.size,
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     import pandas as pd
@@ -397,7 +415,7 @@ def _train(r: Resolved, train_split, device: str, log):
 
 def _trained(r: Resolved, train_split, device: str, log):
     """(method, training record, files still to write): a finished model, or a new training."""
-    if (r.directory / "model.pt").is_file() and not r.request.force:
+    if distributed.broadcast_object((r.directory / "model.pt").is_file() and not r.request.force):
         method, training = _load_model(r, train_split, device)
         set_threads(r.cfg.train.threads)
         return method, training, {}
@@ -406,6 +424,8 @@ def _trained(r: Resolved, train_split, device: str, log):
 
 def _commit_training(r: Resolved, files: dict, extra: dict | None = None) -> None:
     """Write a new model (with its score, if any) as one unit, then drop what described the old one."""
+    if not distributed.world().writer:
+        return
     atomic_write_many(r.directory, {**files, **(extra or {})})
     (r.directory / "checkpoint.pt").unlink(missing_ok=True)
     if files and r.request.force:
@@ -425,7 +445,8 @@ def train_cell(request: CellRequest, log=print, wait: float = 0.0) -> dict:
         _, training, files = _trained(r, train_split, device, log)
         if files:
             _commit_training(r, files)
-        return training
+    distributed.barrier()  # under torchrun: model.pt is written before any rank reads it
+    return training
 
 
 # --- 3. the score -----------------------------------------------------------------------------
@@ -448,6 +469,7 @@ def metrics_record(r: Resolved, result: dict, training: dict, split_obj, method,
             "deterministic": torch.are_deterministic_algorithms_enabled(),
             "wall_seconds": round(training["train_seconds"] + eval_seconds, 2),
             "train_seconds": training["train_seconds"], "eval_seconds": round(eval_seconds, 2),
+            "processes": training.get("processes", 1),
             "resumed": training["resumed"], "resumed_from_step": training["resumed_from_step"],
             "train_mixtures": training["train_mixtures"], "dynamic_mixing": training["dynamic_mixing"],
             "init_checkpoint": init["path"] if init else None,
@@ -468,16 +490,22 @@ def run_cell(request: CellRequest, log=print) -> dict:
     if request.rescore and not (r.directory / "model.pt").is_file():
         raise UsageError(f"--rescore needs a trained cell, and {r.directory / 'model.pt'} does not exist; run it "
                          "without --rescore")
-    if metrics_path.exists() and not request.force and not request.rescore:
-        return _finished_result(metrics_path, r.cfg, r.directory, log)
+    world = distributed.world()
+    if world.active and request.rescore:
+        raise UsageError("--rescore scores in one process; run it without torchrun")
+    if distributed.broadcast_object(metrics_path.exists() and not request.force and not request.rescore):
+        return _finished_result(metrics_path, r.cfg, r.directory, log) if world.writer else None
     device = r.device
     with cell_lock(r.directory, 0, log):
-        if metrics_path.exists() and not request.force and not request.rescore:  # finished meanwhile
-            return _finished_result(metrics_path, r.cfg, r.directory, log)
+        if distributed.broadcast_object(metrics_path.exists() and not request.force and not request.rescore):
+            # finished meanwhile
+            return _finished_result(metrics_path, r.cfg, r.directory, log) if world.writer else None
         train_split = _open_train(r)
         eval_split = open_split(r.adapter, r.cell.dataset, request.split, r.root, r.cell.seed)
         check_specs(r.cell.dataset, r.adapter, train_split, eval_split)
         method, training, files = _trained(r, train_split, device, log)
+        if not world.writer:
+            return None  # rank 0 scores the model and writes every file
         make_deterministic(device)
         started = time.perf_counter()
         try:

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from . import distributed
 from .checkpoint import CHECKPOINT_VERSION, read_checkpoint, rng_states, set_rng_states, write_checkpoint
 from .data.views import EpochSampler
 from .errors import CheckpointError, Interrupted, SurfBenchError, TrainingDiverged
@@ -74,6 +75,7 @@ class Trainer:
         self._resumed_seconds = 0.0  # training seconds before this process resumed (speed is this run's)
         self.meta = dict(meta or {})  # saved with every checkpoint (e.g. the initial checkpoint's path)
         self._stop_signal: str | None = None
+        self._stop_agreed = False  # a stop request seen by the last step's reduction (every rank at once)
 
     # --- checkpoint state ------------------------------------------------------------------
     def state_dict(self) -> dict:
@@ -114,7 +116,9 @@ class Trainer:
         self.meta = dict(state.get("meta") or {})
 
     def save(self) -> None:
-        write_checkpoint(self.checkpoint, self.state_dict())
+        """Write the checkpoint (rank 0 alone under torchrun: every rank holds the same weights)."""
+        if distributed.world().writer:
+            write_checkpoint(self.checkpoint, self.state_dict())
         self.saved_step = self.step
 
     def try_resume(self) -> bool:
@@ -146,6 +150,7 @@ class Trainer:
         """SIGTERM (schedulers, ``kill``) and Ctrl-C end the current step, checkpoint and stop; a
         second signal acts at once. Only the main thread can install handlers."""
         self._stop_signal = None
+        self._stop_agreed = False
         if threading.current_thread() is not threading.main_thread():
             return {}
 
@@ -179,7 +184,7 @@ class Trainer:
         start = time.perf_counter()
         last_save = start
         while self.step < tc.steps:
-            if self._stop_signal:
+            if self._stop_agreed:
                 self.wall_seconds += time.perf_counter() - start
                 self.save()
                 raise self._interrupted()
@@ -252,11 +257,16 @@ class Trainer:
                             enabled=tc.precision == "bf16"):
             loss = self.method.training_loss(batch)
         loss = loss.float()
-        value = loss.item()
+        # Under torchrun: the mean loss over the ranks, and a stop request on any rank stops all.
+        # The loop stops on the agreed flag, so every rank stops after the same step.
+        value, self._stop_agreed = distributed.reduce_step(loss.item(), self._stop_signal is not None)
+        if self._stop_agreed and self._stop_signal is None:
+            self._stop_signal = "a signal to another process"
         if not math.isfinite(value):
             raise self._diverged("loss", value)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        distributed.average_gradients(net.parameters())
         if tc.grad_clip > 0:
             norm = float(torch.nn.utils.clip_grad_norm_(net.parameters(), tc.grad_clip))
             if not math.isfinite(norm):

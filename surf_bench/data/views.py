@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import torch
 
+from .. import distributed
 from ..errors import DataError
 from .base import DataSpec, SourceSplit, mixture_sum
 
@@ -73,6 +74,7 @@ class EpochSampler:
             self._order = self._permutation()
         index = self._order[self.position:self.position + self.batch_size]
         self.position += self.batch_size
+        index = distributed.shard(index, self.batch_size)  # this process's slice under torchrun
         mix = mixture_sum(self._split.mixtures(index), self._spec).to(self.device)
         self._check_finite(mix, index, "mixture")
         if not self._supervised:

@@ -21,4 +21,4 @@ def build_net(spec, net_cfg) -> nn.Module:
     from .audio import SlotTFNet
 
     return SlotTFNet(channels=net_cfg.channels, levels=net_cfg.levels, time_dim=net_cfg.time_dim,
-                     n_fft=net_cfg.n_fft, hop=net_cfg.hop, slot_code=net_cfg.slot_code)
+                     n_fft=net_cfg.n_fft, hop=net_cfg.hop, slot_code=net_cfg.slot_code, head=net_cfg.head)

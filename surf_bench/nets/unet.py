@@ -41,7 +41,7 @@ class ResBlock(nn.Module):
 
 class SlotUNet(nn.Module):
     def __init__(self, in_channels: int = 1, channels: int = 32, levels: int = 2, time_dim: int = 64,
-                 dims: int = 2, slot_code: int = 0):
+                 dims: int = 2, slot_code: int = 0, out_channels: int | None = None):
         super().__init__()
         conv = CONV[dims]
         self.in_channels = in_channels
@@ -55,12 +55,12 @@ class SlotUNet(nn.Module):
         self.mid = ResBlock(widths[-1], widths[-1], time_dim, dims)
         self.up = nn.ModuleList(ResBlock(2 * widths[i + 1], widths[i], time_dim, dims)
                                 for i in reversed(range(levels)))
-        self.head = conv(2 * widths[0], in_channels, 3, padding=1)
+        self.head = conv(2 * widths[0], out_channels or in_channels, 3, padding=1)
         nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, s_bar: torch.Tensor) -> torch.Tensor:
-        """x [B, K, C, *spatial], t [B], s_bar [B, C, *spatial] -> [B, K, C, *spatial]."""
+        """x [B, K, C, *spatial], t [B], s_bar [B, C, *spatial] -> [B, K, C_out, *spatial]."""
         batch, n_slots = x.shape[:2]
         spatial = x.shape[3:]
         cond = s_bar.unsqueeze(1).expand_as(x)

@@ -43,10 +43,10 @@ def test_slots_interact():
     assert (net(x, torch.zeros(1), x[:, 0])[:, 0] - net(y, torch.zeros(1), x[:, 0])[:, 0]).abs().max() > 1e-4
 
 
-@pytest.mark.parametrize("slot_code", [0, 4])
-def test_audio_net_is_slot_equivariant_and_runs_with_2k_slots(slot_code):
+@pytest.mark.parametrize("slot_code, head", [(0, "direct"), (4, "direct"), (4, "mask")])
+def test_audio_net_is_slot_equivariant_and_runs_with_2k_slots(slot_code, head):
     torch.manual_seed(0)
-    net = SlotTFNet(channels=8, levels=1, time_dim=16, n_fft=64, hop=16, slot_code=slot_code)
+    net = SlotTFNet(channels=8, levels=1, time_dim=16, n_fft=64, hop=16, slot_code=slot_code, head=head)
     t = torch.rand(2)
     cond = torch.randn(2, 1000)
     out = _check(net, torch.randn(2, 2, 1000), t, cond)
@@ -70,3 +70,29 @@ def test_slot_code_separates_mirror_slots_that_the_slot_mean_cannot():
                                code.basis(3000, "cpu", torch.float32))  # the same basis every time
     embedded = code(x, s_bar).view(200, 2, 5)
     assert (embedded[:, 0] - embedded[:, 1]).abs().mean() > 0.1
+
+
+def test_mask_head_applies_complex_gains_to_the_mixture_and_the_slot():
+    """Gains M = a + ib on the mixture and N = c on the slot: out = istft(M X_mix + c X_k), in
+    closed form (a, c real: a s_bar + c x_k; b: the mixture's spectrum turned by 90 degrees)."""
+    torch.manual_seed(0)
+    net = SlotTFNet(channels=8, levels=1, time_dim=16, n_fft=64, hop=16, head="mask")
+    bins = net.bins
+    head = net.unet.head
+    torch.nn.init.zeros_(head.weight)
+    with torch.no_grad():
+        head.bias.zero_()
+        head.bias[:bins] = 0.7  # re(M)
+        head.bias[2 * bins: 3 * bins] = -0.5  # re(N)
+    x, s_bar = torch.randn(2, 3, 1024), torch.randn(2, 1024)
+    out = net(x, torch.rand(2), s_bar)
+    torch.testing.assert_close(out, 0.7 * s_bar[:, None] - 0.5 * x, atol=1e-4, rtol=1e-4)
+    with torch.no_grad():
+        head.bias.zero_()
+        head.bias[bins: 2 * bins] = 1.0  # im(M) = 1: i X_mix
+    turned = net(x, torch.rand(2), s_bar)
+    spec = torch.stft(s_bar, 64, 16, window=torch.hann_window(64), return_complex=True)
+    expected = torch.istft(1j * spec, 64, 16, window=torch.hann_window(64), length=1024)
+    torch.testing.assert_close(turned, expected[:, None].expand_as(turned), atol=1e-4, rtol=1e-4)
+    with pytest.raises(ValueError, match="unknown audio head"):
+        SlotTFNet(head="masks")
