@@ -35,6 +35,7 @@ class TrainConfig:
     weights_ema: float = 0.0  # EMA of the student's weights, evaluated and saved in model.pt (0 = off)
     precision: str = "fp32"  # fp32 | bf16 (autocast of the training forward pass; weights stay fp32)
     compile: bool = False  # torch.compile the network in place (training and scoring)
+    sync_every: int = 1  # read the loss (NaN guard) every N steps: N > 1 drops the per-step host sync (GPUs)
 
 
 @dataclass
@@ -242,6 +243,7 @@ def validate(config: RunConfig) -> RunConfig:
         (0.0 <= config.train.weights_ema < 1.0, "train.weights_ema must be in [0, 1) (0 = off)"),
         (config.flow.sigma > 0, "flow.sigma must be > 0"),
         (config.net.slot_code >= 0, "net.slot_code must be >= 0 (0 = off)"),
+        (config.train.sync_every >= 1, "train.sync_every must be >= 1"),
         (config.net.head in ("direct", "mask"), f"net.head must be direct or mask, got {config.net.head!r}"),
         (0.0 <= config.flow.t0_prob <= 1.0, "flow.t0_prob must be in [0, 1]"),
         (config.flow.nfe >= 1 and all(n >= 1 for n in config.flow.nfe_curve), "NFE values must be >= 1"),

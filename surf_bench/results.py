@@ -24,7 +24,7 @@ from .errors import SurfBenchError
 # Settings that change how a run is executed, not what it computes: ignored when a finished cell
 # or a checkpoint is compared with the current config.
 RUNTIME_KEYS = frozenset({"train.threads", "train.checkpoint_every", "train.checkpoint_minutes",
-                          "train.log_every", "data.root"})
+                          "train.log_every", "train.sync_every", "data.root"})
 
 
 def _current_umask() -> int:

@@ -76,6 +76,8 @@ class Trainer:
         self.meta = dict(meta or {})  # saved with every checkpoint (e.g. the initial checkpoint's path)
         self._stop_signal: str | None = None
         self._stop_agreed = False  # a stop request seen by the last step's reduction (every rank at once)
+        self._pending: list = []  # (step, loss, grad norm) on the device, not yet checked (train.sync_every)
+        self._last_loss = float("nan")
 
     # --- checkpoint state ------------------------------------------------------------------
     def state_dict(self) -> dict:
@@ -116,7 +118,9 @@ class Trainer:
         self.meta = dict(state.get("meta") or {})
 
     def save(self) -> None:
-        """Write the checkpoint (rank 0 alone under torchrun: every rank holds the same weights)."""
+        """Write the checkpoint (rank 0 alone under torchrun: every rank holds the same weights).
+        Deferred NaN checks are read first, so a checkpoint never holds a diverged state."""
+        self._flush()
         if distributed.world().writer:
             write_checkpoint(self.checkpoint, self.state_dict())
         self.saved_step = self.step
@@ -139,11 +143,12 @@ class Trainer:
         return True
 
     # --- the loop --------------------------------------------------------------------------
-    def _diverged(self, what: str, value: float) -> TrainingDiverged:
+    def _diverged(self, what: str, value: float, step: int | None = None) -> TrainingDiverged:
+        step = self.step + 1 if step is None else step
         kept = (f"the last good checkpoint (step {self.saved_step}) is kept at {self.checkpoint}"
                 if self.saved_step is not None else "no checkpoint had been written yet")
         return TrainingDiverged(
-            f"training diverged: the {what} is {value} at step {self.step + 1} of {self.cfg.train.steps}; "
+            f"training diverged: the {what} is {value} at step {step} of {self.cfg.train.steps}; "
             f"stopped, {kept}. Lower train.lr (now {self.cfg.train.lr:g}) and run again with --force")
 
     def _catch_stop_signals(self) -> dict:
@@ -197,9 +202,14 @@ class Trainer:
                         else "rerun with --debug for the traceback")
                 step = self.step + 1
                 raise SurfBenchError(f"training failed at step {step}: {short_error(exc)}; {hint}") from exc
-            self.running += loss
+            if loss is None:  # deferred: read every train.sync_every steps and at every log line
+                if self.step % tc.sync_every == 0 or self.step % tc.log_every == 0 or self.step == tc.steps:
+                    self._flush()
+            else:
+                self.running += loss
+                self._last_loss = loss
             if self.progress is not None:
-                self.progress(self.step, tc.steps, loss)
+                self.progress(self.step, tc.steps, self._last_loss)
             if self.step % tc.log_every == 0 or self.step == tc.steps:
                 count = tc.log_every if self.step % tc.log_every == 0 else self.step % tc.log_every
                 elapsed = self.wall_seconds + time.perf_counter() - start
@@ -212,6 +222,7 @@ class Trainer:
                 self.running = 0.0
             every = getattr(self.monitor, "every", 0)
             if self.monitor is not None and every > 0 and self.step % every == 0 and self.step < tc.steps:
+                self._flush()
                 start = self._call_monitor(net, start)
             now = time.perf_counter()
             due_steps = tc.checkpoint_every > 0 and self.step % tc.checkpoint_every == 0
@@ -250,7 +261,29 @@ class Trainer:
             random.setstate(states[2])
         return time.perf_counter()
 
-    def _update(self, tc, net) -> float:
+    def _flush(self) -> None:
+        """Read the deferred losses and gradient norms (one host sync): the first non-finite one
+        stops training with its step; the others join the running loss."""
+        if not self._pending:
+            return
+        steps = [step for step, _, _ in self._pending]
+        losses = torch.stack([loss for _, loss, _ in self._pending]).cpu().tolist()
+        norms = [n for _, _, n in self._pending]
+        norms = torch.stack(norms).cpu().tolist() if norms[0] is not None else [0.0] * len(steps)
+        self._pending = []
+        for step, loss, norm in zip(steps, losses, norms, strict=True):
+            if not math.isfinite(loss):
+                raise self._diverged("loss", loss, step)
+            if not math.isfinite(norm):
+                raise self._diverged("gradient norm", norm, step)
+            self.running += loss
+        self._last_loss = losses[-1]
+
+    def _update(self, tc, net) -> float | None:
+        """One optimiser step; returns the loss, or None when its check is deferred
+        (``train.sync_every`` > 1 in one process: no host sync in the step, for GPUs)."""
+        if tc.sync_every > 1 and not distributed.world().active:
+            return self._update_deferred(tc, net)
         batch = self.sampler.next()
         self.method.training_step = self.step
         with torch.autocast(device_type=self.method.device.split(":")[0], dtype=torch.bfloat16,
@@ -271,9 +304,28 @@ class Trainer:
             norm = float(torch.nn.utils.clip_grad_norm_(net.parameters(), tc.grad_clip))
             if not math.isfinite(norm):
                 raise self._diverged("gradient norm", norm)
+        self._finish_step()
+        return value
+
+    def _update_deferred(self, tc, net) -> None:
+        """_update without reading anything back: the loss and gradient norm stay on the device
+        until _flush (a diverged step's update is applied, but no checkpoint is written before the
+        check, so the last good checkpoint is kept)."""
+        batch = self.sampler.next()
+        self.method.training_step = self.step
+        with torch.autocast(device_type=self.method.device.split(":")[0], dtype=torch.bfloat16,
+                            enabled=tc.precision == "bf16"):
+            loss = self.method.training_loss(batch).float()
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        norm = torch.nn.utils.clip_grad_norm_(net.parameters(), tc.grad_clip) if tc.grad_clip > 0 else None
+        self._pending.append((self.step + 1, loss.detach(), None if norm is None else norm.detach()))
+        self._finish_step()
+        return None
+
+    def _finish_step(self) -> None:
         self.optimizer.step()
         self.scheduler.step()
         self.step += 1
         epoch_ended = self.sampler.position + self.sampler.batch_size > self.sampler.size
         self.method.after_step(self.step, epoch_ended)
-        return value

@@ -205,7 +205,23 @@ def test_sigterm_checkpoints_at_the_step_boundary_and_the_rerun_resumes_exactly(
     assert json.dumps(a["metrics"]) == json.dumps(b["metrics"])
 
 
-def test_nan_loss_stops_naming_the_step_and_keeps_the_last_good_checkpoint(data, tmp_path, monkeypatch):
+def test_deferred_loss_checks_train_exactly_the_same_cell(data, tmp_path):
+    """train.sync_every only moves the host reads: the same losses, weights and scores."""
+    for name, every in (("each", "1"), ("deferred", "3")):
+        code, err = cli_main(run_args("surf_rm", data, tmp_path / name, "--set", f"train.sync_every={every}"))
+        assert code == 0, err
+    a, b = (cell(tmp_path / n, "surf_rm") for n in ("each", "deferred"))
+    def losses(folder):
+        return [line.split(",")[:3] for line in (folder / "train_log.csv").read_text().splitlines()]  # no seconds
+
+    assert losses(a) == losses(b)
+    assert json.dumps(json.loads((a / "metrics.json").read_text())["metrics"]) == \
+        json.dumps(json.loads((b / "metrics.json").read_text())["metrics"])
+
+
+@pytest.mark.parametrize("sync_every", [1, 4])
+def test_nan_loss_stops_naming_the_step_and_keeps_the_last_good_checkpoint(data, tmp_path, monkeypatch, sync_every):
+    """Also with the check deferred (train.sync_every=4: read at step 8, the save at step 5 reads first)."""
     pit = registry.get_method("pit")
     original = pit.training_loss
     calls = []
@@ -217,7 +233,8 @@ def test_nan_loss_stops_naming_the_step_and_keeps_the_last_good_checkpoint(data,
 
     monkeypatch.setattr(pit, "training_loss", loss_turning_nan)
     code, err = cli_main(run_args("pit", data, tmp_path, "--set", "train.steps=10",
-                                  "--set", "train.checkpoint_every=5", "--set", "train.checkpoint_minutes=0"))
+                                  "--set", f"train.sync_every={sync_every}", "--set", "train.checkpoint_every=5",
+                                  "--set", "train.checkpoint_minutes=0"))
     line = one_line(err)
     assert code == 1
     checkpoint = cell(tmp_path, "pit", 0, "--set", "train.steps=10") / "checkpoint.pt"
