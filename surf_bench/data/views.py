@@ -75,13 +75,15 @@ class EpochSampler:
         index = self._order[self.position:self.position + self.batch_size]
         self.position += self.batch_size
         index = distributed.shard(index, self.batch_size)  # this process's slice under torchrun
-        mix = mixture_sum(self._split.mixtures(index), self._spec).to(self.device)
+        # Checked where the items are read (the host), so a GPU run has no sync here.
+        mix = mixture_sum(self._split.mixtures(index), self._spec)
         self._check_finite(mix, index, "mixture")
+        mix = mix.to(self.device, non_blocking=True)
         if not self._supervised:
             return MixtureBatch(mix=mix)
-        sources = self._split.sources_batch(index).to(self.device)
+        sources = self._split.sources_batch(index)
         self._check_finite(sources, index, "sources")
-        return SupervisedBatch(mix=mix, sources=sources)
+        return SupervisedBatch(mix=mix, sources=sources.to(self.device, non_blocking=True))
 
     def _check_finite(self, values: torch.Tensor, index: torch.Tensor, what: str) -> None:
         """A NaN or inf in the data is a corrupt item, not a diverged run: name it."""
