@@ -129,6 +129,7 @@ IMAGE_PRESETS: dict[str, dict] = {
         "train.steps": 200_000, "train.batch_size": 64, "train.lr": 2e-4, "train.warmup_steps": 2000,
         "net.channels": 64, "net.levels": 3, "net.time_dim": 128, "eval.n_items": 0,
         "flow.nfe": 25, "flow.nfe_curve": (1, 5, 25), "train.checkpoint_every": 5000,
+        "train.sync_every": 50,  # GPU-sized runs: read the loss back every 50 steps, not every step
     },
 }
 AUDIO_PRESETS: dict[str, dict] = {
@@ -147,7 +148,7 @@ AUDIO_PRESETS: dict[str, dict] = {
         "train.steps": 200_000, "train.batch_size": 16, "train.lr": 2e-4, "train.warmup_steps": 2000,
         "net.channels": 256, "net.levels": 3, "net.n_fft": 512, "net.hop": 128, "net.slot_code": 8, "eval.n_items": 0,
         "eval.batch_size": 16, "flow.nfe": 25, "flow.envelope_noise": True, "train.checkpoint_every": 5000,
-        "eval.sdr_items": -1, "eval.pesq_items": -1,
+        "eval.sdr_items": -1, "eval.pesq_items": -1, "train.sync_every": 50,
     },
 }
 
