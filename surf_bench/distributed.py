@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 
 import torch
 import torch.distributed as dist
@@ -73,7 +74,10 @@ def start(device: str) -> tuple[World, str]:
         device = f"cuda:{candidate.local_rank}"
         torch.cuda.set_device(device)
     if not dist.is_initialized():
-        dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
+        # Long enough for rank 0 to wait for a busy init cell (runner.INIT_WAIT_SECONDS) while the
+        # other ranks wait in a broadcast.
+        wait = float(os.environ.get("SURF_BENCH_INIT_WAIT", 6 * 3600)) + 3600
+        dist.init_process_group("nccl" if device.startswith("cuda") else "gloo", timeout=timedelta(seconds=wait))
     _world = candidate
     return _world, device
 
@@ -97,6 +101,16 @@ def broadcast_object(value):
 def barrier() -> None:
     if _world.active:
         dist.barrier()
+
+
+def check_same(value, what: str) -> None:
+    """Every rank must hold rank 0's ``value`` (e.g. the step a resumed run starts from)."""
+    if not _world.active:
+        return
+    expected = broadcast_object(value)
+    if value != expected:
+        raise UsageError(f"rank {_world.rank} has {what} {value!r} but rank 0 has {expected!r}: every process must "
+                         "see the same --out folder (a shared file system)")
 
 
 def broadcast_modules(modules: dict) -> None:
@@ -124,11 +138,12 @@ def average_gradients(parameters) -> None:
         offset += g.numel()
 
 
-def reduce_step(loss: float, stop_requested: bool) -> tuple[float, bool]:
-    """(mean loss over ranks, whether any rank was asked to stop)."""
+def reduce_step(loss: float, stop_requested: bool, device="cpu") -> tuple[float, bool]:
+    """(mean loss over ranks, whether any rank was asked to stop); ``device``: the loss's (NCCL
+    reduces CUDA tensors only)."""
     if not _world.active:
         return loss, stop_requested
-    values = torch.tensor([loss, float(stop_requested)], dtype=torch.float64)
+    values = torch.tensor([loss, float(stop_requested)], dtype=torch.float64, device=device)
     dist.all_reduce(values)
     return float(values[0]) / _world.size, bool(values[1] > 0)
 

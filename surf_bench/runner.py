@@ -371,6 +371,7 @@ def _train(r: Resolved, train_split, device: str, log):
         checkpoint.unlink(missing_ok=True)
     distributed.barrier()  # every rank sees the same checkpoint (or none)
     resumed = trainer.try_resume()
+    distributed.check_same(trainer.step, "resume step")
     init = None
     if r.method_cls.init_from and cfg.unsup.mixit_init:
         if resumed:

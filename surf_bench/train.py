@@ -236,7 +236,7 @@ class Trainer:
         if self.saved_step != self.step:
             # The finished training state: a crash during evaluation resumes with nothing left to train.
             self.save()
-        if self._stop_signal:
+        if self._stop_agreed:
             raise self._interrupted()
         net.eval()
         return {"steps": self.step, "train_seconds": round(self.wall_seconds, 2), "history": self.history,
@@ -292,7 +292,7 @@ class Trainer:
         loss = loss.float()
         # Under torchrun: the mean loss over the ranks, and a stop request on any rank stops all.
         # The loop stops on the agreed flag, so every rank stops after the same step.
-        value, self._stop_agreed = distributed.reduce_step(loss.item(), self._stop_signal is not None)
+        value, self._stop_agreed = distributed.reduce_step(loss.item(), self._stop_signal is not None, loss.device)
         if self._stop_agreed and self._stop_signal is None:
             self._stop_signal = "a signal to another process"
         if not math.isfinite(value):
@@ -321,6 +321,7 @@ class Trainer:
         norm = torch.nn.utils.clip_grad_norm_(net.parameters(), tc.grad_clip) if tc.grad_clip > 0 else None
         self._pending.append((self.step + 1, loss.detach(), None if norm is None else norm.detach()))
         self._finish_step()
+        self._stop_agreed = self._stop_signal is not None  # one process: its own signal
         return None
 
     def _finish_step(self) -> None:

@@ -175,9 +175,11 @@ def test_sigkill_then_resume_gives_exactly_the_uninterrupted_metrics(data, tmp_p
     assert not (target / "checkpoint.pt").exists() and not list(target.glob(".*.tmp"))
 
 
-def test_sigterm_checkpoints_at_the_step_boundary_and_the_rerun_resumes_exactly(data, tmp_path, monkeypatch):
+@pytest.mark.parametrize("sync_every", [1, 2])
+def test_sigterm_checkpoints_at_the_step_boundary_and_the_rerun_resumes_exactly(data, tmp_path, monkeypatch,
+                                                                                  sync_every):
     steps = ["--set", "train.steps=8", "--set", "train.checkpoint_every=0",
-             "--set", "train.checkpoint_minutes=0"]
+             "--set", "train.checkpoint_minutes=0", "--set", f"train.sync_every={sync_every}"]
     code, err = cli_main(run_args("pit", data, tmp_path / "reference", *steps))
     assert code == 0, err
     pit = registry.get_method("pit")
@@ -219,9 +221,14 @@ def test_deferred_loss_checks_train_exactly_the_same_cell(data, tmp_path):
         json.dumps(json.loads((b / "metrics.json").read_text())["metrics"])
 
 
-@pytest.mark.parametrize("sync_every", [1, 4])
-def test_nan_loss_stops_naming_the_step_and_keeps_the_last_good_checkpoint(data, tmp_path, monkeypatch, sync_every):
-    """Also with the check deferred (train.sync_every=4: read at step 8, the save at step 5 reads first)."""
+@pytest.mark.parametrize("sync_every, bad_step, kept", [
+    (1, 7, "the last good checkpoint (step 5) is kept at {checkpoint}"),
+    (4, 7, "the last good checkpoint (step 5) is kept at {checkpoint}"),  # deferred: read at step 8
+    (8, 4, "no checkpoint had been written yet"),  # deferred: the save at step 5 reads it first
+])
+def test_nan_loss_stops_naming_the_step_and_keeps_the_last_good_checkpoint(data, tmp_path, monkeypatch, sync_every,
+                                                                            bad_step, kept):
+    """Also with the check deferred (train.sync_every): a diverged state is never saved."""
     pit = registry.get_method("pit")
     original = pit.training_loss
     calls = []
@@ -229,7 +236,7 @@ def test_nan_loss_stops_naming_the_step_and_keeps_the_last_good_checkpoint(data,
     def loss_turning_nan(self, batch):
         calls.append(1)
         loss = original(self, batch)
-        return loss * float("nan") if len(calls) == 7 else loss
+        return loss * float("nan") if len(calls) == bad_step else loss
 
     monkeypatch.setattr(pit, "training_loss", loss_turning_nan)
     code, err = cli_main(run_args("pit", data, tmp_path, "--set", "train.steps=10",
@@ -238,9 +245,12 @@ def test_nan_loss_stops_naming_the_step_and_keeps_the_last_good_checkpoint(data,
     line = one_line(err)
     assert code == 1
     checkpoint = cell(tmp_path, "pit", 0, "--set", "train.steps=10") / "checkpoint.pt"
-    assert (f"training diverged: the loss is nan at step 7 of 10; stopped, the last good checkpoint (step 5) "
-            f"is kept at {checkpoint}") in line
-    assert torch.load(checkpoint, weights_only=True)["step"] == 5
+    assert (f"training diverged: the loss is nan at step {bad_step} of 10; stopped, "
+            + kept.format(checkpoint=checkpoint)) in line
+    if bad_step > 5:
+        assert torch.load(checkpoint, weights_only=True)["step"] == 5
+    else:
+        assert not checkpoint.exists()
     assert not (checkpoint.parent / "metrics.json").exists()
 
 
