@@ -281,52 +281,38 @@ class Trainer:
 
     def _update(self, tc, net) -> float | None:
         """One optimiser step; returns the loss, or None when its check is deferred
-        (``train.sync_every`` > 1 in one process: no host sync in the step, for GPUs)."""
-        if tc.sync_every > 1 and not distributed.world().active:
-            return self._update_deferred(tc, net)
+        (``train.sync_every`` > 1 in one process: the loss and gradient norm stay on the device
+        until _flush, so the step has no host sync; a diverged step's update is applied, but no
+        checkpoint is written before the check, so the last good checkpoint is kept)."""
+        defer = tc.sync_every > 1 and not distributed.world().active
         batch = self.sampler.next()
         self.method.training_step = self.step
         with torch.autocast(device_type=self.method.device.split(":")[0], dtype=torch.bfloat16,
                             enabled=tc.precision == "bf16"):
             loss = self.method.training_loss(batch)
         loss = loss.float()
-        # Under torchrun: the mean loss over the ranks, and a stop request on any rank stops all.
-        # The loop stops on the agreed flag, so every rank stops after the same step.
-        value, self._stop_agreed = distributed.reduce_step(loss.item(), self._stop_signal is not None, loss.device)
-        if self._stop_agreed and self._stop_signal is None:
-            self._stop_signal = "a signal to another process"
-        if not math.isfinite(value):
-            raise self._diverged("loss", value)
+        value = None
+        if not defer:
+            # Under torchrun: the mean loss over the ranks, and a stop request on any rank stops all.
+            # The loop stops on the agreed flag, so every rank stops after the same step.
+            value, self._stop_agreed = distributed.reduce_step(loss.item(), self._stop_signal is not None,
+                                                               loss.device)
+            if self._stop_agreed and self._stop_signal is None:
+                self._stop_signal = "a signal to another process"
+            if not math.isfinite(value):
+                raise self._diverged("loss", value)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         distributed.average_gradients(net.parameters())
-        if tc.grad_clip > 0:
-            norm = float(torch.nn.utils.clip_grad_norm_(net.parameters(), tc.grad_clip))
-            if not math.isfinite(norm):
-                raise self._diverged("gradient norm", norm)
-        self._finish_step()
-        return value
-
-    def _update_deferred(self, tc, net) -> None:
-        """_update without reading anything back: the loss and gradient norm stay on the device
-        until _flush (a diverged step's update is applied, but no checkpoint is written before the
-        check, so the last good checkpoint is kept)."""
-        batch = self.sampler.next()
-        self.method.training_step = self.step
-        with torch.autocast(device_type=self.method.device.split(":")[0], dtype=torch.bfloat16,
-                            enabled=tc.precision == "bf16"):
-            loss = self.method.training_loss(batch).float()
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
         norm = torch.nn.utils.clip_grad_norm_(net.parameters(), tc.grad_clip) if tc.grad_clip > 0 else None
-        self._pending.append((self.step + 1, loss.detach(), None if norm is None else norm.detach()))
-        self._finish_step()
-        self._stop_agreed = self._stop_signal is not None  # one process: its own signal
-        return None
-
-    def _finish_step(self) -> None:
+        if defer:
+            self._pending.append((self.step + 1, loss.detach(), None if norm is None else norm.detach()))
+            self._stop_agreed = self._stop_signal is not None  # one process: its own signal
+        elif norm is not None and not math.isfinite(norm_value := float(norm)):
+            raise self._diverged("gradient norm", norm_value)
         self.optimizer.step()
         self.scheduler.step()
         self.step += 1
         epoch_ended = self.sampler.position + self.sampler.batch_size > self.sampler.size
         self.method.after_step(self.step, epoch_ended)
+        return value
