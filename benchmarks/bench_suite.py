@@ -20,9 +20,8 @@ import time
 from pathlib import Path
 
 import torch
-from bench_train import measure
+from bench_train import build, measure
 
-from surf_bench import config, registry
 from surf_bench.data.base import mixture_sum
 from surf_bench.evaluate import evaluate
 from surf_bench.runner import pick_device
@@ -65,13 +64,6 @@ def timed(fn, device: str, repeats: int) -> float:
     return (time.perf_counter() - start) / repeats
 
 
-def build(method_name: str, dataset: str, preset: str, device: str, overrides: dict):
-    adapter = registry.get_dataset(dataset)
-    cls = registry.get_method(method_name)
-    cfg = config.resolve(preset, adapter.modality, cls.preset_defaults, adapter.preset_defaults, overrides)
-    return adapter, cls(adapter.open("train", adapter.default_root()).spec, cfg, device=device), cfg
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", default="mnist2-mini")
@@ -110,7 +102,7 @@ def main() -> None:
         print(f"teacher NFE {nfe}: " + "  ".join(cells))
 
     print("\n3. sampler (floss network, Euler)")
-    adapter, method, cfg = build("floss", args.dataset, args.preset, device, {})
+    adapter, method, cfg, _ = build("floss", args.dataset, args.preset, device, {})
     method.net.eval()
     batch = adapter.open("valid", adapter.default_root())
     index = torch.arange(min(cfg.eval.batch_size, len(batch)))
@@ -125,7 +117,7 @@ def main() -> None:
 
     print("\n4. evaluation throughput (pit, one call per item, metrics included)")
     # PSNR / SI-SDR(i) and the cheap metrics; the learned-feature ones (FID, LPIPS, classifier) are off
-    adapter, method, cfg = build("pit", args.dataset, args.preset, device,
+    adapter, method, cfg, _ = build("pit", args.dataset, args.preset, device,
                                  {"eval.n_items": args.eval_items, "eval.fid_items": 0, "eval.lpips_items": 0,
                                   "eval.cls_items": 0})
     method.net.eval()

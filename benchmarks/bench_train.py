@@ -19,12 +19,17 @@ from surf_bench.threads import set_threads
 from surf_bench.train import Trainer
 
 
-def measure(method_name: str, dataset: str, preset: str, steps: int, device: str, overrides: dict) -> dict:
+def build(method_name: str, dataset: str, preset: str, device: str, overrides: dict):
+    """(adapter, method, config, training split) of a method on a dataset at a preset."""
     adapter = registry.get_dataset(dataset)
     cls = registry.get_method(method_name)
     cfg = config.resolve(preset, adapter.modality, cls.preset_defaults, adapter.preset_defaults, overrides)
     split = adapter.open("train", adapter.default_root())
-    method = cls(split.spec, cfg, device=device)
+    return adapter, cls(split.spec, cfg, device=device), cfg, split
+
+
+def measure(method_name: str, dataset: str, preset: str, steps: int, device: str, overrides: dict) -> dict:
+    _, method, cfg, split = build(method_name, dataset, preset, device, overrides)
     warmup = 5
     cfg.train.steps = warmup
     cfg.train.log_every = 10**9

@@ -160,7 +160,5 @@ def shard(index: torch.Tensor, batch_size: int) -> torch.Tensor:
 
 
 def rank_seed(seed: int, step: int = 0) -> int:
-    """Seed of this rank's random streams: the cell seed itself on rank 0 (a 1-process run's)."""
-    if _world.rank == 0 and step == 0:
-        return seed
+    """Seed of a rank > 0's random streams from (cell seed, rank, step); rank 0 keeps the cell's own."""
     return (seed * 1_000_003 + _world.rank * 7919 + step) % 2**63
