@@ -293,7 +293,10 @@ def tune_stage(
 
 @app.command("launch")
 def launch(
-    params: Path = typer.Option(..., "--params", help="The grid (see `surf-bench cells --params FILE`)."),
+    params: Path | None = typer.Option(None, "--params", help="The grid (see `surf-bench cells --params FILE`)."),
+    pipeline: bool = typer.Option(False, "--pipeline", help="Run this repository's DVC pipeline (dvc.yaml, "
+                                  "params.yaml) with its cells --max-parallel at a time, recorded as dvc repro "
+                                  "would (then `dvc repro` runs nothing); local executor."),
     executor: str = typer.Option("local", "--executor", help="local (subprocesses here) | slurm (sbatch jobs)"),
     max_parallel: int = typer.Option(2, "--max-parallel", help="Jobs in flight at once (local: each gets "
                                      "cores / N threads)."),
@@ -303,6 +306,16 @@ def launch(
     out: Path | None = typer.Option(None, "--out", help="Results root (default: the grid's `out`, or results)."),
 ):
     """Every cell of a grid as its own submitit job, the cells that start from MixIT after it."""
+    if pipeline:
+        from .launch_pipeline import launch_pipeline
+
+        if executor != "local" or out is not None:
+            raise UsageError("launch --pipeline runs the cells here (local executor) into dvc.yaml's results/cells: "
+                             "drop --executor and --out")
+        launch_pipeline(params or Path("params.yaml"), max_parallel, timeout_min, log=typer.echo)
+        return
+    if params is None:
+        raise UsageError("launch needs --params FILE (the grid), or --pipeline for this repository's dvc.yaml")
     from .launch import launch as run_launch
 
     run_launch(params, executor, out, max_parallel, gpus_per_cell, slurm_partition, timeout_min, log=typer.echo)

@@ -86,20 +86,27 @@ def launch(params_path: Path, executor: str = "local", out: Path | None = None, 
     overrides = {} if "train.threads" in flat_overrides(grid.get("set"), "set") else {"train.threads": threads}
     submitter = _executor(executor, logs, threads=threads, gpus=gpus_per_cell, partition=partition,
                           timeout_min=timeout_min)
+    log(f"{len(cells)} cells from {params_path}, {executor} executor, {max_parallel} at a time "
+        f"({overrides.get('train.threads', 'params')} thread(s) each); logs in {logs}/")
+    return run_jobs(cells, lambda cell: submitter.submit(run_planned, str(params_path), cell.index, str(out),
+                                                         overrides),
+                    logs, {"params": str(params_path), "executor": executor}, max_parallel, poll_seconds, log)
+
+
+def run_jobs(cells, submit, logs: Path, header: dict, max_parallel: int, poll_seconds: float, log,
+             strict: bool = True) -> dict:
+    """``submit(cell)`` every cell (after its init cell), at most max_parallel at a time, recording
+    each one's state in ``<logs>/launch.json``; ``strict``: raise when a cell did not finish."""
     state = {c.index: {"cell": f"{c.method}@{c.dataset} {c.variant} seed{c.seed}", "state": "waiting"} for c in cells}
     waiting = list(cells)
     running: dict[int, object] = {}
 
     def save() -> None:
-        (logs / "launch.json").write_text(json.dumps({"params": str(params_path), "executor": executor,
-                                                      "max_parallel": max_parallel, "cells": state}, indent=1,
-                                                     default=str))
+        (logs / "launch.json").write_text(json.dumps({**header, "max_parallel": max_parallel, "cells": state},
+                                                     indent=1, default=str))
 
-    log(f"{len(cells)} cells from {params_path}, {executor} executor, {max_parallel} at a time "
-        f"({overrides.get('train.threads', 'params')} thread(s) each); logs in {logs}/")
     try:
-        _schedule(cells, state, waiting, running, submitter, (str(params_path), str(out), overrides), max_parallel,
-                  poll_seconds, save, log)
+        _schedule(cells, state, waiting, running, submit, max_parallel, poll_seconds, save, log)
     except KeyboardInterrupt:
         for job in running.values():
             job.cancel(check=False)  # SIGTERM (local) / scancel: the cell checkpoints and resumes next time
@@ -107,17 +114,17 @@ def launch(params_path: Path, executor: str = "local", out: Path | None = None, 
         raise Interrupted("launch interrupted; the running cells were stopped at a checkpoint: launch again to "
                           "resume them") from None
     failed = [s["cell"] for s in state.values() if s["state"] != "done"]
-    if failed:
+    if failed and strict:
         raise SurfBenchError(f"{len(failed)} of {len(cells)} cells did not finish ({', '.join(failed[:4])}"
                              f"{', ...' if len(failed) > 4 else ''}); see {logs / 'launch.json'}; launch again to "
                              "finish them (finished cells are reused)")
-    log(f"all {len(cells)} cells finished; {logs / 'launch.json'}")
+    if not failed:
+        log(f"all {len(cells)} cells finished; {logs / 'launch.json'}")
     return state
 
 
-def _schedule(cells, state, waiting, running, submitter, job_args, max_parallel, poll_seconds, save, log) -> None:
-    """Poll the jobs; submit each cell once its init cell is done, at most max_parallel at a time."""
-    params_path, out, overrides = job_args
+def _schedule(cells, state, waiting, running, submit, max_parallel, poll_seconds, save, log) -> None:
+    """Poll the jobs; ``submit(cell)`` each cell once its init cell is done, at most max_parallel at a time."""
     while waiting or running:
         for index, job in list(running.items()):
             if not job.done():
@@ -139,7 +146,7 @@ def _schedule(cells, state, waiting, running, submitter, job_args, max_parallel,
                 log(f"skipped {state[cell.index]['cell']} (its init cell failed)")
             elif (parent is None or state[parent]["state"] == "done") and len(running) < max_parallel:
                 waiting.remove(cell)
-                job = submitter.submit(run_planned, params_path, cell.index, out, overrides)
+                job = submit(cell)
                 running[cell.index] = job
                 state[cell.index].update(state="running", job_id=str(job.job_id))
                 log(f"started {state[cell.index]['cell']} (job {job.job_id})")

@@ -28,9 +28,8 @@ def ran(output: str) -> list[str]:
     return [line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage")]
 
 
-@pytest.fixture(scope="module")
-def repo(tmp_path_factory):
-    root = tmp_path_factory.mktemp("pipeline")
+def scratch_repo(root: Path) -> Path:
+    """A copy of the repository's pipeline with a tiny smoke grid on mnist2-mini, committed to git."""
     for name in ("surf_bench", "methods", "datasets"):
         shutil.copytree(REPO / name, root / name, ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("dvc.yaml", ".dvcignore"):
@@ -47,6 +46,11 @@ def repo(tmp_path_factory):
     sh("git", "add", "-A", cwd=root)
     sh("git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init", cwd=root)
     return root
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory):
+    return scratch_repo(tmp_path_factory.mktemp("pipeline"))
 
 
 def test_dvc_repro_builds_the_tables_and_reruns_only_what_changed(repo):
@@ -105,3 +109,33 @@ def test_dvc_repro_builds_the_tables_and_reruns_only_what_changed(repo):
     assert len(list(study_cells.glob("v-*/seed0/metrics.valid.json"))) == 2  # trials scored on valid only
     assert not list(study_cells.glob("v-*/seed0/metrics.json"))
     assert ran(sh("dvc", "repro", cwd=repo)) == []  # a finished study: nothing runs
+
+
+def test_launch_pipeline_runs_the_cells_in_parallel_and_leaves_dvc_up_to_date(tmp_path):
+    """`surf-bench launch --pipeline`: the same cells as dvc repro's own stages, two at a time, recorded
+    so that dvc repro then runs nothing; a changed method re-runs its cells and the ones after it."""
+    root = scratch_repo(tmp_path / "repo")
+    sh("surf-bench", "launch", "--pipeline", "--max-parallel", "2", cwd=root)
+    assert ran(sh("dvc", "repro", cwd=root)) == []
+    assert "up to date" in sh("dvc", "status", cwd=root)
+    assert "| surf_sr |" in (root / "results" / "leaderboard.md").read_text()
+    record = json.loads((root / "results" / "cells" / "launch" / "pipeline" / "launch.json").read_text())
+    assert record["stages"] == ["scratch", "remix"] and len(record["cells"]) == 4  # pit, floss went with mixit
+
+    def scores(method: str) -> dict:
+        cell = root / "results" / "cells" / "mnist2-mini" / method / "smoke" / "pipeline" / "seed0" / "metrics.json"
+        return json.loads(cell.read_text())["metrics"]
+
+    launched = {m: scores(m) for m in ("pit", "surf_rm")}
+    sh("dvc", "repro", "--force", "--single-item", "scratch@mnist2-mini-pit-0", "remix@mnist2-mini-surf_rm-0",
+       cwd=root)  # dvc's own stages train them again (one at a time): the same numbers
+    assert {m: scores(m) for m in launched} == launched
+
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params["settings"]["mixit"] = {"train.lr": 0.004}
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
+    before = scores("surf_sr")
+    out = sh("surf-bench", "launch", "--pipeline", cwd=root)
+    assert "1 changed cell stages (mixit, scratch)" in out and "4 changed cell stages (scratch, remix)" in out
+    assert scores("surf_sr") != before  # trained again from the new MixIT start, not reused
+    assert ran(sh("dvc", "repro", cwd=root)) == []
