@@ -57,3 +57,20 @@ def test_a_failed_cell_is_reported_and_the_cells_that_start_from_it_are_skipped(
     assert states == {"mixit@mnist2": "failed", "remixit@mnist2": "skipped"}
     failed = next(v for v in record.values() if v["state"] == "failed")
     assert "mnist2" in failed["error"] and failed["log"].endswith(".err")
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["launch"], "launch needs --params FILE"),
+    (["launch", "--pipeline", "--executor", "slurm"], "drop --executor and --out"),
+])
+def test_launch_usage_errors_name_the_way_forward(argv, message, capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.main(argv)
+    assert info.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_launch_pipeline_outside_the_repository_root_says_where_to_run_it(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)  # no dvc.yaml here
+    with pytest.raises(SystemExit) as info:
+        cli.main(["launch", "--pipeline"])
+    assert info.value.code == 2 and "run it in the repository root" in capsys.readouterr().err
