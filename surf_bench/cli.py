@@ -158,14 +158,22 @@ def run(
         typer.echo(f"{method} on {dataset} [{preset}, seed {seed}]: trained, {training['steps']} steps in "
                    f"{training['train_seconds']:.1f} s")
         return
-    metrics = result["metrics"]
-    base = result["baseline"]
-    shown = "  ".join(f"{k}={metrics[k]:.3f} (mixture {base[k]:.3f})" for k in metrics
+    typer.echo(summary_line(result))
+
+
+def summary_line(result: dict) -> str:
+    """One line per scored cell: each metric beside the mixture's; ``n/a`` for a metric the run did
+    not compute (its reason is in the score's ``missing``)."""
+    def figure(value) -> str:
+        return "n/a" if value is None else f"{value:.3f}"
+
+    metrics, base = result["metrics"], result.get("baseline") or {}
+    shown = "  ".join(f"{k}={figure(metrics[k])} (mixture {figure(base.get(k))})" for k in metrics
                       if not k.endswith("_ci95"))
     variant = result.get("variant", "default")
     variant = "" if variant == "default" else f", variant {variant}"
     cell = f"{result['method']} on {result['dataset']} [{result['preset']}{variant}, seed {result['seed']}]"
-    typer.echo(f"{cell} {result.get('split', 'test')}: {shown}")
+    return f"{cell} {result.get('split', 'test')}: {shown}"
 
 
 def _planned_request(index: int, params: Path | None, method, dataset, set_, **options):

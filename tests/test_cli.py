@@ -87,3 +87,12 @@ def test_rescore_scores_the_same_model_again_and_keeps_the_old_score(tmp_path):
     assert fresh.returncode == 2 and "needs a trained cell" in fresh.stderr
     both = cli(*base, "--rescore", "--force")
     assert both.returncode == 2 and "does not go with --force" in both.stderr
+
+
+def test_the_summary_line_shows_a_metric_that_was_not_computed_as_na():
+    from surf_bench.cli import summary_line
+
+    line = summary_line({"method": "floss", "dataset": "mnist2-mini", "preset": "quick", "seed": 0, "split": "valid",
+                         "metrics": {"psnr": 19.77, "psnr_ci95": [19.4, 20.2], "lpips": None},
+                         "baseline": {"psnr": 14.88, "lpips": None}})
+    assert line == "floss on mnist2-mini [quick, seed 0] valid: psnr=19.770 (mixture 14.880)  lpips=n/a (mixture n/a)"
