@@ -6,13 +6,14 @@ a figure. Where do flows overtake regression, if they do?
     python benchmarks/budget_study.py ... --summarise        # only read the finished cells
 
 Every point is its own cell (variant ``steps<N>``, ``train.steps=N``, so its warm-up and cosine
-schedule span its own budget), scored on the validation split at one thread per process, run by
-``surf-bench launch`` (submitit's local executor, ``--parallel`` cells at a time). The remixers of
-every budget start from the one MixIT cell of the preset (a MixIT cell inherits only network,
-data and noise-end settings): the study varies the remixer's own budget. Flow methods are read
-at the preset's NFE, at NFE 1 and at their best NFE of the curve (the NFE that is best on
-validation, as a user would pick it). Writes ``<out>/budget_<dataset>.csv`` and ``.png``. Not a
-test: it prints figures.
+schedule span its own budget; the preset's own budget is its ``default`` cell, so the cells of the
+validation A/B runs in the same ``--out`` are reused), scored on the validation split at one thread
+per process, run by ``surf-bench launch`` (submitit's local executor, ``--parallel`` cells at a
+time). The remixers of every budget start from the one MixIT cell of the preset (a MixIT cell
+inherits only network, data and noise-end settings): the study varies the remixer's own budget.
+Flow methods are read at the preset's NFE, at NFE 1 and at their best NFE of the curve (the NFE
+that is best on validation, as a user would pick it). Writes ``<out>/budget_<dataset>.csv`` and
+``.png``. Not a test: it prints figures.
 """
 
 from __future__ import annotations
@@ -28,30 +29,48 @@ import yaml
 
 def grid(dataset: str, methods: list[str], steps: list[int], seeds: list[int], preset: str, out: Path,
          extra: dict) -> dict:
-    """The study as a params file: one variant ``steps<N>`` per method and budget."""
+    """The study as a params file: one variant ``steps<N>`` per method and budget (``default`` for
+    the preset's own number of steps)."""
+    from surf_bench.runner import CellRequest, resolve_cell
+
+    def variants(method: str) -> dict:
+        own = None if extra else resolve_cell(CellRequest(method, dataset, preset)).cfg.train.steps
+        return {("default" if n == own else f"steps{n}"): ({} if n == own else {"train.steps": n}) for n in steps}
+
     return {"preset": preset, "datasets": [dataset], "methods": methods, "seeds": seeds, "split": "valid",
-            "out": str(out), "set": {"train.threads": 1, **extra},
-            "variants": {m: {f"steps{n}": {"train.steps": n} for n in steps} for m in methods}}
+            "out": str(out), "set": {"train.threads": 1, **extra}, "variants": {m: variants(m) for m in methods}}
 
 
-def summarise(out: Path, dataset: str) -> pd.DataFrame:
+def _steps(frame: pd.DataFrame) -> pd.Series:
+    """Each cell's training steps, from its score's recorded config."""
+    import json
+
+    return frame["path"].map(lambda p: json.loads(Path(p).read_text())["provenance"]["config"]["train"]["steps"])
+
+
+def summarise(out: Path, dataset: str, methods: list[str], preset: str) -> pd.DataFrame:
     from surf_bench.results import collect, collect_curves
 
     frame = collect(out)
-    frame = frame[(frame["split"] == "valid") & frame["headline"] & (frame["dataset"] == dataset)
-                  & frame["variant"].str.startswith("steps")]
+    study = frame["variant"].str.startswith("steps") | (frame["variant"] == "default")
+    frame = frame[(frame["split"] == "valid") & frame["headline"] & (frame["dataset"] == dataset) & study
+                  & frame["method"].isin(methods) & (frame["preset"] == preset)]
     if frame.empty:
         return frame
-    frame = frame.assign(steps=frame["variant"].str.removeprefix("steps").astype(int))
+    frame = frame.assign(steps=_steps(frame))
+    cell_steps = frame.set_index(["method", "variant", "seed"])["steps"]
     rows = frame.groupby(["method", "steps"]).agg(metric=("metric", "first"), value=("mean", "mean"),
                                                   seeds=("seed", "count"), mixture=("baseline", "mean"),
                                                   train_s=("train_seconds", "mean")).reset_index()
     curves = collect_curves(out)
     if not curves.empty:
         curves = curves[(curves["split"] == "valid") & (curves["dataset"] == dataset)
-                        & curves["variant"].str.startswith("steps") & curves["metric"].isin(rows["metric"])]
+                        & curves["metric"].isin(rows["metric"])]
+        keys = pd.MultiIndex.from_frame(curves[["method", "variant", "seed"]])
+        curves = curves[keys.isin(cell_steps.index)]
     if not curves.empty:
-        curves = curves.assign(steps=curves["variant"].str.removeprefix("steps").astype(int))
+        keys = pd.MultiIndex.from_frame(curves[["method", "variant", "seed"]])
+        curves = curves.assign(steps=cell_steps.reindex(keys).to_numpy())
         mean = curves.groupby(["method", "steps", "nfe"])["value"].mean().reset_index()
         best = mean.loc[mean.groupby(["method", "steps"])["value"].idxmax()]
         one = mean[mean["nfe"] == 1]
@@ -125,7 +144,7 @@ def main() -> None:
     if not args.summarise:
         subprocess.run([sys.executable, "-m", "surf_bench", "launch", "--params", str(path), "--executor", "local",
                         "--max-parallel", str(args.parallel)], check=False)
-    rows = summarise(args.out, args.dataset)
+    rows = summarise(args.out, args.dataset, methods, args.preset)
     if rows.empty:
         print("no finished cell yet")
         return
