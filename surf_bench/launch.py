@@ -93,10 +93,9 @@ def launch(params_path: Path, executor: str = "local", out: Path | None = None, 
                     logs, {"params": str(params_path), "executor": executor}, max_parallel, poll_seconds, log)
 
 
-def run_jobs(cells, submit, logs: Path, header: dict, max_parallel: int, poll_seconds: float, log,
-             strict: bool = True) -> dict:
+def run_jobs(cells, submit, logs: Path, header: dict, max_parallel: int, poll_seconds: float, log) -> dict:
     """``submit(cell)`` every cell (after its init cell), at most max_parallel at a time, recording
-    each one's state in ``<logs>/launch.json``; ``strict``: raise when a cell did not finish."""
+    each one's state in ``<logs>/launch.json``; raises when a cell did not finish."""
     state = {c.index: {"cell": f"{c.method}@{c.dataset} {c.variant} seed{c.seed}", "state": "waiting"} for c in cells}
     waiting = list(cells)
     running: dict[int, object] = {}
@@ -114,12 +113,11 @@ def run_jobs(cells, submit, logs: Path, header: dict, max_parallel: int, poll_se
         raise Interrupted("launch interrupted; the running cells were stopped at a checkpoint: launch again to "
                           "resume them") from None
     failed = [s["cell"] for s in state.values() if s["state"] != "done"]
-    if failed and strict:
+    if failed:
         raise SurfBenchError(f"{len(failed)} of {len(cells)} cells did not finish ({', '.join(failed[:4])}"
                              f"{', ...' if len(failed) > 4 else ''}); see {logs / 'launch.json'}; launch again to "
                              "finish them (finished cells are reused)")
-    if not failed:
-        log(f"all {len(cells)} cells finished; {logs / 'launch.json'}")
+    log(f"all {len(cells)} cells finished; {logs / 'launch.json'}")
     return state
 
 

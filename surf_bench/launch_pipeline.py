@@ -6,39 +6,40 @@ parallel, and leaves DVC's record exactly as ``dvc repro`` would, so a ``dvc rep
 runs nothing (or only the tables):
 
 1. ``dvc repro prepare``;
-2. the MixIT cells whose stages ``dvc status`` lists as changed, N at a time, each with its stage's
-   own settings (``--params params.yaml --variant pipeline``), then ``dvc commit`` of those stages;
-   with the tune stage off (its file then gives no method any setting), the scratch cells (pit,
-   floss) run in the same pool and are committed after step 3;
-3. ``dvc repro tune``;
-4. the remaining changed cells (remixers; scratch cells when tune is on) likewise, with the tuned
-   settings (``--tuned results/tuned/<dataset>.yaml``), then ``dvc commit``;
-5. ``dvc repro`` (the tables).
+2. the MixIT cells whose stages ``dvc status`` lists as changed, N at a time, each as its stage's
+   command runs it (``--params params.yaml --variant pipeline``);
+3. once a dataset's MixIT cells are done: ``dvc repro tune@<dataset>``, then that dataset's changed
+   scratch (pit, floss) and remixer cells join the pool, with the tuned settings;
+4. ``dvc repro`` (the tables).
 
-A changed stage whose cell has finished is trained again from scratch (``--force``: its results
-are replaced only when the new run succeeds), as DVC would; an unfinished one resumes from its
-checkpoint. A cell that fails is not committed, and the cells that start from it do not run.
+Each finished cell is recorded at once with ``dvc commit`` (which hashes its deps and outs into
+dvc.lock as if the stage had run), so an interrupted launch loses only the running cells, which
+resume from their checkpoints. A changed stage whose cell had finished is trained again from
+scratch (``force``: its results are replaced only when the new run succeeds), as DVC would. A
+cell that fails is not committed, and the cells of its dataset that wait for it do not run.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 import yaml
 
-from .errors import SurfBenchError, UsageError
+from .errors import Interrupted, SurfBenchError, UsageError
 
 CELLS = Path("results/cells")  # dvc.yaml's `cells` var
 VARIANT = "pipeline"  # the variant every cell stage of dvc.yaml names
 
 
-def run_stage_cell(root: str, dataset: str, method: str, seed: int, force: bool, runtime: dict,
-                   tuned: bool) -> dict:
+def run_stage_cell(root: str, dataset: str, method: str, seed: int, force: bool, runtime: dict) -> dict:
     """One job: what the cell's stage command runs in the repository ``root`` (`surf-bench run ...
-    --params params.yaml --tuned results/tuned/<dataset>.yaml --variant pipeline [--init-variant pipeline]`)."""
+    --params params.yaml [--tuned results/tuned/<dataset>.yaml] --variant pipeline
+    [--init-variant pipeline]`)."""
     import os
 
     from . import registry
@@ -50,14 +51,13 @@ def run_stage_cell(root: str, dataset: str, method: str, seed: int, force: bool,
     os.chdir(root)  # the stage's paths are relative to the repository, as in dvc.yaml
     started = _now()
     params_path = Path("params.yaml")
-    grid = load_params(params_path)
     overrides = method_overrides(params_path, method)  # params file < tuned settings (the stage's order)
-    if tuned:
+    if method != "mixit":
         overrides.update(tuned_overrides(Path("results/tuned") / f"{dataset}.yaml", dataset, method))
     overrides.update(runtime)
     starts_from = registry.get_method(method).init_from
-    request = CellRequest(method, dataset, str(grid.get("preset", "quick")), seed, overrides, CELLS, force=force,
-                          variant=VARIANT, init_variant=VARIANT if starts_from else None)
+    request = CellRequest(method, dataset, str(load_params(params_path).get("preset", "quick")), seed, overrides,
+                          CELLS, force=force, variant=VARIANT, init_variant=VARIANT if starts_from else None)
     record = run_cell(request, log=lambda message: print(message, flush=True))
     return {"started": started, "finished": _now(), "metrics": record.get("metrics")}
 
@@ -79,11 +79,86 @@ def _dvc(*args: str, log) -> str:
     return result.stdout
 
 
+class _Pipeline:
+    """The pool: cells waiting for their dataset's MixIT cells and tune stage, running, finished."""
+
+    def __init__(self, grid: dict, matrix: dict, max_parallel: int, submitter, runtime: dict, logs: Path, log):
+        self.datasets = [str(d) for d in grid.get("datasets", [])]
+        self.seeds = [int(s) for s in grid.get("seeds", [0])]
+        self.preset = str(grid.get("preset", "quick"))
+        self.matrix, self.max_parallel, self.submitter, self.runtime = matrix, max_parallel, submitter, runtime
+        self.logs, self.log = logs, log
+        self.ready: list[tuple[str, str, str, int]] = []  # (stage, dataset, method, seed)
+        self.running: dict[str, object] = {}
+        self.state: dict[str, dict] = {}
+        self.mixit_left: dict[str, set[str]] = {}
+
+    def changed(self, groups: tuple[str, ...], dataset: str) -> list[tuple[str, str, str, int]]:
+        status = json.loads(_dvc("status", "--json", *groups, log=self.log) or "{}")
+        return [(stage_name(g, dataset, m, s), dataset, m, s) for g in groups
+                for m in self.matrix[g].get("method", ["mixit"]) for s in self.seeds
+                if stage_name(g, dataset, m, s) in status]
+
+    def add(self, cells) -> None:
+        for stage, *_ in cells:
+            self.state[stage] = {"state": "waiting"}
+        self.ready.extend(cells)
+
+    def open_dataset(self, dataset: str) -> None:
+        """The dataset's MixIT cells are done: its tune stage, then its other changed cells."""
+        _dvc("repro", f"tune@{dataset}", log=self.log)
+        cells = self.changed(("scratch", "remix"), dataset)
+        self.log(f"{dataset}: {len(cells)} changed scratch and remixer cells")
+        self.add(cells)
+
+    def save(self) -> None:
+        (self.logs / "launch.json").write_text(json.dumps({"max_parallel": self.max_parallel, "cells": self.state},
+                                                          indent=1, default=str))
+
+    def submit(self, stage: str, dataset: str, method: str, seed: int) -> None:
+        folder = CELLS / dataset / method / self.preset / VARIANT / f"seed{seed}"
+        force = (folder / "metrics.json").is_file()  # its stage changed: train it again, as dvc repro would
+        job = self.submitter.submit(run_stage_cell, str(Path.cwd()), dataset, method, seed, force, self.runtime)
+        self.running[stage] = job
+        self.state[stage].update(state="running", job_id=str(job.job_id), retrained=force)
+        self.log(f"started {stage} (job {job.job_id})")
+
+    def finish(self, stage: str, job) -> None:
+        from .launch import _job_error
+
+        del self.running[stage]
+        try:
+            self.state[stage].update(state="done", **job.result())
+        except Exception as exc:  # the job's own error, with its log file
+            self.state[stage].update(state="failed", error=_job_error(str(exc)), log=str(job.paths.stderr))
+            self.log(f"failed  {stage}: see {job.paths.stderr}")
+            return
+        _dvc("commit", "--force", stage, log=self.log)
+        self.log(f"done    {stage}")
+        dataset = next((d for d, left in self.mixit_left.items() if stage in left), None)
+        if dataset is not None:
+            self.mixit_left[dataset].discard(stage)
+            if not self.mixit_left[dataset]:
+                self.open_dataset(dataset)
+
+    def run(self, poll_seconds: float) -> None:
+        while self.ready or self.running:
+            for stage, job in list(self.running.items()):
+                if job.done():
+                    self.finish(stage, job)
+            while self.ready and len(self.running) < self.max_parallel:
+                self.submit(*self.ready.pop(0))
+            self.save()
+            if self.ready or self.running:
+                time.sleep(poll_seconds)
+
+
 def launch_pipeline(params_path: Path = Path("params.yaml"), max_parallel: int = 2, timeout_min: int = 24 * 60,
                     poll_seconds: float = 2.0, log=print) -> dict:
-    """Run dvc.yaml's pipeline in the current directory with its cells ``max_parallel`` at a time."""
-    from .launch import _executor, run_jobs
-    from .plan import PlannedCell, flat_overrides, load_params
+    """Run dvc.yaml's pipeline in the current directory with its cells ``max_parallel`` at a time;
+    returns each launched stage's record (also ``results/cells/launch/pipeline/launch.json``)."""
+    from .launch import _executor
+    from .plan import flat_overrides, load_params
     from .threads import per_process
 
     if not Path("dvc.yaml").is_file() or Path(params_path).resolve() != Path("params.yaml").resolve():
@@ -92,68 +167,45 @@ def launch_pipeline(params_path: Path = Path("params.yaml"), max_parallel: int =
     if max_parallel < 1:
         raise UsageError("--max-parallel must be >= 1")
     grid = load_params(Path(params_path))
-    matrix = {group: (yaml.safe_load(Path("dvc.yaml").read_text())["stages"][group].get("matrix") or {})
-              for group in ("mixit", "scratch", "remix")}
-    datasets = [str(d) for d in grid.get("datasets", [])]
-    seeds = [int(s) for s in grid.get("seeds", [0])]
-    preset = str(grid.get("preset", "quick"))
+    stages = yaml.safe_load(Path("dvc.yaml").read_text())["stages"]
+    matrix = {group: stages[group].get("matrix") or {} for group in ("mixit", "scratch", "remix")}
     logs = CELLS / "launch" / "pipeline"
     logs.mkdir(parents=True, exist_ok=True)
     runtime = {} if "train.threads" in flat_overrides(grid.get("set"), "set") else {
         "train.threads": per_process(max_parallel)}
     submitter = _executor("local", logs, threads=per_process(max_parallel), gpus=0, partition="",
                           timeout_min=timeout_min)
-    records: dict[str, dict] = {}
+    pool = _Pipeline(grid, matrix, max_parallel, submitter, runtime, logs, log)
 
-    def run_changed(groups: tuple[str, ...], tuned: bool) -> tuple[list[str], list[str]]:
-        """The changed cell stages of ``groups``, N at a time: (finished, not finished) stage names."""
-        changed = json.loads(_dvc("status", "--json", *groups, log=log) or "{}")
-        cells, names = [], {}
-        for group in groups:
-            for dataset in datasets:
-                for method in matrix[group].get("method", ["mixit"]):
-                    for seed in seeds:
-                        name = stage_name(group, dataset, method, seed)
-                        if name in changed:
-                            names[len(cells)] = name
-                            cells.append(PlannedCell(len(cells), dataset, method, preset, VARIANT, seed))
-        if not cells:
-            log(f"{', '.join(groups)}: every cell is up to date")
-            return [], []
+    def stop(signum, frame):  # a SIGTERM (a session or job ending) stops the cells like Ctrl-C
+        raise KeyboardInterrupt
 
-        def submit(cell):
-            folder = CELLS / cell.dataset / cell.method / preset / VARIANT / f"seed{cell.seed}"
-            force = (folder / "metrics.json").is_file()  # its stage changed: train it again, as dvc repro would
-            return submitter.submit(run_stage_cell, str(Path.cwd()), cell.dataset, cell.method, cell.seed, force,
-                                    runtime, tuned)
-
-        log(f"{len(cells)} changed cell stages ({', '.join(groups)}), {max_parallel} at a time; logs in {logs}/")
-        state = run_jobs(cells, submit, logs, {"params": str(params_path), "stages": list(groups)}, max_parallel,
-                         poll_seconds, log, strict=False)
-        records.update({names[i]: s for i, s in state.items()})
-        return ([names[i] for i, s in state.items() if s["state"] == "done"],
-                [names[i] for i, s in state.items() if s["state"] != "done"])
-
-    def commit(names: list[str]) -> None:
-        if names:
-            _dvc("commit", "--force", *names, log=log)
-
-    def check(failed: list[str]) -> None:
-        if failed:
-            raise SurfBenchError(f"{len(failed)} cell stages did not finish ({', '.join(failed[:4])}); see "
-                                 f"{logs / 'launch.json'}; the finished ones are committed: launch again to finish "
-                                 "the rest")
-
-    tune_on = bool((grid.get("tune") or {}).get("enabled"))
-    _dvc("repro", "prepare", log=log)
-    done, failed = run_changed(("mixit",) if tune_on else ("mixit", "scratch"), tuned=False)
-    commit([name for name in done if name.startswith("mixit@")])
-    check(failed)
-    _dvc("repro", "tune", log=log)
-    commit([name for name in done if name.startswith("scratch@")])  # needs the tune stage's file (a param)
-    done, failed = run_changed(("scratch", "remix"), tuned=True)
-    commit(done)
-    check(failed)
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        _dvc("repro", "prepare", log=log)
+        for dataset in pool.datasets:
+            cells = pool.changed(("mixit",), dataset)
+            pool.mixit_left[dataset] = {stage for stage, *_ in cells}
+            pool.add(cells)
+        log(f"{sum(map(len, pool.mixit_left.values()))} changed MixIT cells, {max_parallel} at a time; logs in "
+            f"{logs}/")
+        for dataset in pool.datasets:
+            if not pool.mixit_left[dataset]:
+                pool.open_dataset(dataset)
+        pool.run(poll_seconds)
+    except KeyboardInterrupt:
+        for job in pool.running.values():
+            job.cancel(check=False)  # SIGTERM: the cell checkpoints and resumes on the next launch
+        pool.save()
+        raise Interrupted("launch --pipeline interrupted; the finished cells are committed and the running ones "
+                          "stopped at a checkpoint: launch again to go on") from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    failed = [stage for stage, s in pool.state.items() if s["state"] != "done"]
+    if failed:
+        raise SurfBenchError(f"{len(failed)} cell stages did not finish ({', '.join(failed[:4])}); see "
+                             f"{logs / 'launch.json'}; the finished ones are committed: launch again to finish the "
+                             "rest")
     _dvc("repro", log=log)
     log("pipeline up to date: results/leaderboard.md (and .csv, .tex), results/report.html")
-    return records
+    return pool.state

@@ -112,15 +112,18 @@ def test_dvc_repro_builds_the_tables_and_reruns_only_what_changed(repo):
 
 
 def test_launch_pipeline_runs_the_cells_in_parallel_and_leaves_dvc_up_to_date(tmp_path):
-    """`surf-bench launch --pipeline`: the same cells as dvc repro's own stages, two at a time, recorded
-    so that dvc repro then runs nothing; a changed method re-runs its cells and the ones after it."""
+    """`surf-bench launch --pipeline`: the same cells as dvc repro's own stages, two at a time, each
+    committed when it finishes, so that dvc repro then runs nothing; a changed method re-runs its
+    cells and the ones that start from them."""
     root = scratch_repo(tmp_path / "repo")
     sh("surf-bench", "launch", "--pipeline", "--max-parallel", "2", cwd=root)
     assert ran(sh("dvc", "repro", cwd=root)) == []
     assert "up to date" in sh("dvc", "status", cwd=root)
     assert "| surf_sr |" in (root / "results" / "leaderboard.md").read_text()
-    record = json.loads((root / "results" / "cells" / "launch" / "pipeline" / "launch.json").read_text())
-    assert record["stages"] == ["scratch", "remix"] and len(record["cells"]) == 4  # pit, floss went with mixit
+    launch_json = root / "results" / "cells" / "launch" / "pipeline" / "launch.json"
+    record = json.loads(launch_json.read_text())["cells"]
+    assert len(record) == 7 and all(s["state"] == "done" and not s["retrained"] for s in record.values())
+    assert record["remix@mnist2-mini-surf_rm-0"]["started"] >= record["mixit@mnist2-mini-0"]["finished"]
 
     def scores(method: str) -> dict:
         cell = root / "results" / "cells" / "mnist2-mini" / method / "smoke" / "pipeline" / "seed0" / "metrics.json"
@@ -135,7 +138,47 @@ def test_launch_pipeline_runs_the_cells_in_parallel_and_leaves_dvc_up_to_date(tm
     params["settings"]["mixit"] = {"train.lr": 0.004}
     (root / "params.yaml").write_text(yaml.safe_dump(params))
     before = scores("surf_sr")
-    out = sh("surf-bench", "launch", "--pipeline", cwd=root)
-    assert "1 changed cell stages (mixit, scratch)" in out and "4 changed cell stages (scratch, remix)" in out
-    assert scores("surf_sr") != before  # trained again from the new MixIT start, not reused
+    sh("surf-bench", "launch", "--pipeline", cwd=root)
+    record = json.loads(launch_json.read_text())["cells"]
+    assert set(record) == {"mixit@mnist2-mini-0", "remix@mnist2-mini-remixit-0", "remix@mnist2-mini-self_remixing-0",
+                           "remix@mnist2-mini-surf_rm-0", "remix@mnist2-mini-surf_sr-0"}
+    assert all(s["retrained"] for s in record.values())  # finished cells of changed stages: trained again
+    assert scores("surf_sr") != before  # from the new MixIT start, not reused
+    assert ran(sh("dvc", "repro", cwd=root)) == []
+
+
+def test_an_interrupted_launch_pipeline_keeps_its_finished_cells_and_resumes_the_running_one(tmp_path):
+    import signal
+    import time
+
+    root = scratch_repo(tmp_path / "repo")
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params["settings"]["surf_sr"] = {"train.steps": 4000, "train.log_every": 50}  # training when stopped
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
+    launch_json = root / "results" / "cells" / "launch" / "pipeline" / "launch.json"
+    launcher = subprocess.Popen(["surf-bench", "launch", "--pipeline", "--max-parallel", "1"], cwd=root,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                env={**os.environ, "OMP_NUM_THREADS": "1"})
+    surf_sr = "remix@mnist2-mini-surf_sr-0"
+    checkpoint = root / "results" / "cells" / "mnist2-mini" / "surf_sr" / "smoke" / "pipeline" / "seed0"
+    deadline = time.time() + 600
+    while time.time() < deadline:  # until surf_sr's job logs its first training steps
+        cells = json.loads(launch_json.read_text())["cells"] if launch_json.is_file() else {}
+        job_log = launch_json.parent / f"{cells.get(surf_sr, {}).get('job_id')}_0_log.out"
+        if job_log.is_file() and "step " in job_log.read_text():
+            break
+        time.sleep(0.5)
+    launcher.send_signal(signal.SIGTERM)
+    output = launcher.communicate(timeout=300)[0]
+    assert launcher.returncode == 130, output
+    done = {s for s, c in json.loads(launch_json.read_text())["cells"].items() if c["state"] == "done"}
+    assert "mixit@mnist2-mini-0" in done and surf_sr not in done
+    assert (checkpoint / "checkpoint.pt").is_file() and not (checkpoint / "metrics.json").exists()
+    changed = json.loads(sh("dvc", "status", "--json", cwd=root) or "{}")
+    assert not done & set(changed) and surf_sr in changed  # the finished cells are committed
+    sh("surf-bench", "launch", "--pipeline", "--max-parallel", "1", cwd=root)
+    again = json.loads(launch_json.read_text())["cells"]
+    assert surf_sr in again and not done & set(again) and not again[surf_sr]["retrained"]
+    assert "resum" in (root / "results" / "cells" / "launch" / "pipeline").joinpath(
+        f"{again[surf_sr]['job_id']}_0_log.out").read_text().lower()
     assert ran(sh("dvc", "repro", cwd=root)) == []
