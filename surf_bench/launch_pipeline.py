@@ -93,11 +93,12 @@ class _Pipeline:
         self.state: dict[str, dict] = {}
         self.mixit_left: dict[str, set[str]] = {}
 
-    def changed(self, groups: tuple[str, ...], dataset: str) -> list[tuple[str, str, str, int]]:
+    def changed(self, groups: tuple[str, ...], datasets: list[str]) -> list[tuple[str, str, str, int]]:
+        """The cell stages of ``groups`` on ``datasets`` that ``dvc status`` lists as changed."""
         status = json.loads(_dvc("status", "--json", *groups, log=self.log) or "{}")
-        return [(stage_name(g, dataset, m, s), dataset, m, s) for g in groups
+        return [(stage_name(g, d, m, s), d, m, s) for d in datasets for g in groups
                 for m in self.matrix[g].get("method", ["mixit"]) for s in self.seeds
-                if stage_name(g, dataset, m, s) in status]
+                if stage_name(g, d, m, s) in status]
 
     def add(self, cells) -> None:
         for stage, *_ in cells:
@@ -107,7 +108,7 @@ class _Pipeline:
     def open_dataset(self, dataset: str) -> None:
         """The dataset's MixIT cells are done: its tune stage, then its other changed cells."""
         _dvc("repro", f"tune@{dataset}", log=self.log)
-        cells = self.changed(("scratch", "remix"), dataset)
+        cells = self.changed(("scratch", "remix"), [dataset])
         self.log(f"{dataset}: {len(cells)} changed scratch and remixer cells")
         self.add(cells)
 
@@ -183,10 +184,9 @@ def launch_pipeline(params_path: Path = Path("params.yaml"), max_parallel: int =
     previous = signal.signal(signal.SIGTERM, stop)
     try:
         _dvc("repro", "prepare", log=log)
-        for dataset in pool.datasets:
-            cells = pool.changed(("mixit",), dataset)
-            pool.mixit_left[dataset] = {stage for stage, *_ in cells}
-            pool.add(cells)
+        cells = pool.changed(("mixit",), pool.datasets)
+        pool.mixit_left = {d: {stage for stage, dataset, *_ in cells if dataset == d} for d in pool.datasets}
+        pool.add(cells)
         log(f"{sum(map(len, pool.mixit_left.values()))} changed MixIT cells, {max_parallel} at a time; logs in "
             f"{logs}/")
         for dataset in pool.datasets:
