@@ -193,12 +193,14 @@ def launch_pipeline(params_path: Path = Path("params.yaml"), max_parallel: int =
             if not pool.mixit_left[dataset]:
                 pool.open_dataset(dataset)
         pool.run(poll_seconds)
-    except KeyboardInterrupt:
+    except BaseException as exc:  # Ctrl-C, SIGTERM, or a dvc command that failed: stop the running cells
         for job in pool.running.values():
-            job.cancel(check=False)  # SIGTERM: the cell checkpoints and resumes on the next launch
+            job.cancel(check=False)  # the cell checkpoints and resumes on the next launch
         pool.save()
-        raise Interrupted("launch --pipeline interrupted; the finished cells are committed and the running ones "
-                          "stopped at a checkpoint: launch again to go on") from None
+        if isinstance(exc, KeyboardInterrupt):
+            raise Interrupted("launch --pipeline interrupted; the finished cells are committed and the running "
+                              "ones stopped at a checkpoint: launch again to go on") from None
+        raise
     finally:
         signal.signal(signal.SIGTERM, previous)
     failed = [stage for stage, s in pool.state.items() if s["state"] != "done"]
