@@ -15,6 +15,7 @@ state, start and end times, the folder and the headline figure).
 from __future__ import annotations
 
 import json
+import signal
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -42,6 +43,24 @@ def run_planned(params_path: str, index: int, out: str, overrides: dict) -> dict
     record = run_cell(request, log=lambda message: print(message, flush=True))
     return {"index": index, "started": started, "finished": _now(), "metrics": record.get("metrics"),
             "split": request.split}
+
+
+def stop_jobs(jobs, wait_seconds: float = 300.0) -> None:
+    """Stop running jobs so that their cells checkpoint: a local job's submitit controller gets
+    SIGTERM, which it forwards once to the cell (its ``cancel`` sends SIGINT and then SIGKILL after
+    a second, which can cut a checkpoint short); a SLURM job is cancelled (scancel sends SIGTERM).
+    Waits until the local jobs have exited."""
+    local = []
+    for job in jobs:
+        process = getattr(job, "_process", None)  # submitit's LocalJob: the controller's Popen
+        if process is None:
+            job.cancel(check=False)
+            continue
+        process.send_signal(signal.SIGTERM)
+        local.append(process)
+    deadline = time.time() + wait_seconds
+    while any(p.poll() is None for p in local) and time.time() < deadline:
+        time.sleep(0.2)
 
 
 def _job_error(text: str) -> str:
@@ -107,8 +126,7 @@ def run_jobs(cells, submit, logs: Path, header: dict, max_parallel: int, poll_se
     try:
         _schedule(cells, state, waiting, running, submit, max_parallel, poll_seconds, save, log)
     except KeyboardInterrupt:
-        for job in running.values():
-            job.cancel(check=False)  # SIGTERM (local) / scancel: the cell checkpoints and resumes next time
+        stop_jobs(list(running.values()))  # the cells checkpoint and resume next time
         save()
         raise Interrupted("launch interrupted; the running cells were stopped at a checkpoint: launch again to "
                           "resume them") from None

@@ -2,21 +2,23 @@
 (docs/architecture.md, "Launch").
 
 ``dvc repro`` runs one stage at a time. This runs the same pipeline with the cell stages in
-parallel, and leaves DVC's record exactly as ``dvc repro`` would, so a ``dvc repro`` afterwards
-runs nothing (or only the tables):
+parallel, and leaves DVC's record as ``dvc repro`` would, so a ``dvc repro`` afterwards runs
+nothing (or only the tables):
 
 1. ``dvc repro prepare``;
 2. the MixIT cells whose stages ``dvc status`` lists as changed, N at a time, each as its stage's
    command runs it (``--params params.yaml --variant pipeline``);
-3. once a dataset's MixIT cells are done: ``dvc repro tune@<dataset>``, then that dataset's changed
-   scratch (pit, floss) and remixer cells join the pool, with the tuned settings;
+3. once a dataset's MixIT cell of ``tune.seed`` is done: ``dvc repro tune@<dataset>``, then that
+   dataset's changed scratch cells (pit, floss) and, seed by seed once that seed's MixIT cell is
+   done, its changed remixer cells join the pool, with the tuned settings;
 4. ``dvc repro`` (the tables).
 
 Each finished cell is recorded at once with ``dvc commit`` (which hashes its deps and outs into
 dvc.lock as if the stage had run), so an interrupted launch loses only the running cells, which
-resume from their checkpoints. A changed stage whose cell had finished is trained again from
-scratch (``force``: its results are replaced only when the new run succeeds), as DVC would. A
-cell that fails is not committed, and the cells of its dataset that wait for it do not run.
+resume from their checkpoints. A changed stage's existing outputs are set aside as
+``<name>.replaced`` (DVC would delete them) and its cell trains again, resuming from a checkpoint
+where one is left. A cell that fails is not committed, and the cells that wait for it are reported
+as blocked. Editing params.yaml or the code during a launch stops it before the next commit.
 """
 
 from __future__ import annotations
@@ -34,9 +36,11 @@ from .errors import Interrupted, SurfBenchError, UsageError
 
 CELLS = Path("results/cells")  # dvc.yaml's `cells` var
 VARIANT = "pipeline"  # the variant every cell stage of dvc.yaml names
+OUTPUTS = ("model.pt", "items.csv", "metrics.json", "train_log.csv")  # a cell stage's outs in dvc.yaml
+WATCHED = ("params.yaml", "dvc.yaml", "surf_bench", "methods", "datasets")  # what a cell is trained with
 
 
-def run_stage_cell(root: str, dataset: str, method: str, seed: int, force: bool, runtime: dict) -> dict:
+def run_stage_cell(root: str, dataset: str, method: str, seed: int) -> dict:
     """One job: what the cell's stage command runs in the repository ``root`` (`surf-bench run ...
     --params params.yaml [--tuned results/tuned/<dataset>.yaml] --variant pipeline
     [--init-variant pipeline]`)."""
@@ -54,10 +58,9 @@ def run_stage_cell(root: str, dataset: str, method: str, seed: int, force: bool,
     overrides = method_overrides(params_path, method)  # params file < tuned settings (the stage's order)
     if method != "mixit":
         overrides.update(tuned_overrides(Path("results/tuned") / f"{dataset}.yaml", dataset, method))
-    overrides.update(runtime)
     starts_from = registry.get_method(method).init_from
     request = CellRequest(method, dataset, str(load_params(params_path).get("preset", "quick")), seed, overrides,
-                          CELLS, force=force, variant=VARIANT, init_variant=VARIANT if starts_from else None)
+                          CELLS, variant=VARIANT, init_variant=VARIANT if starts_from else None)
     record = run_cell(request, log=lambda message: print(message, flush=True))
     return {"started": started, "finished": _now(), "metrics": record.get("metrics")}
 
@@ -67,80 +70,159 @@ def stage_name(group: str, dataset: str, method: str, seed: int) -> str:
     return f"{group}@{dataset}-{seed}" if group == "mixit" else f"{group}@{dataset}-{method}-{seed}"
 
 
-def _dvc(*args: str, log) -> str:
-    dvc = shutil.which("dvc")
-    if dvc is None:
-        raise UsageError("launch --pipeline needs dvc on the PATH (it is one of surf-bench's dependencies: "
-                         "pip install -e . in this repository's environment)")
-    log(f"$ dvc {' '.join(args)}")
-    result = subprocess.run([dvc, *args], capture_output=True, text=True)
-    if result.returncode != 0:
-        raise SurfBenchError(f"dvc {' '.join(args)} failed: {(result.stderr or result.stdout).strip()[-600:]}")
-    return result.stdout
+def _fingerprint() -> dict[str, tuple[int, int]]:
+    """(mtime, size) of every file a cell is trained with: params, the pipeline, the code."""
+    files = {}
+    for name in WATCHED:
+        path = Path(name)
+        for file in [path] if path.is_file() else sorted(path.rglob("*")):
+            if file.is_file() and "__pycache__" not in file.parts:
+                stat = file.stat()
+                files[str(file)] = (stat.st_mtime_ns, stat.st_size)
+    return files
+
+
+def set_aside(folder: Path) -> bool:
+    """A changed stage's outputs, renamed ``<name>.replaced`` (DVC would delete them); True if any."""
+    moved = False
+    for name in OUTPUTS:
+        if (folder / name).exists():
+            (folder / name).replace(folder / f"{name}.replaced")
+            moved = True
+    return moved
 
 
 class _Pipeline:
-    """The pool: cells waiting for their dataset's MixIT cells and tune stage, running, finished."""
+    """The pool: cells waiting for their MixIT cell and their dataset's tune stage, running, finished."""
 
-    def __init__(self, grid: dict, matrix: dict, max_parallel: int, submitter, runtime: dict, logs: Path, log):
+    def __init__(self, grid: dict, matrix: dict, max_parallel: int, submitter, logs: Path, log):
         self.datasets = [str(d) for d in grid.get("datasets", [])]
         self.seeds = [int(s) for s in grid.get("seeds", [0])]
+        self.tune_seed = int((grid.get("tune") or {}).get("seed", self.seeds[0]))
         self.preset = str(grid.get("preset", "quick"))
-        self.matrix, self.max_parallel, self.submitter, self.runtime = matrix, max_parallel, submitter, runtime
-        self.logs, self.log = logs, log
+        self.matrix, self.max_parallel, self.submitter, self.logs, self.log = matrix, max_parallel, submitter, logs, log
         self.ready: list[tuple[str, str, str, int]] = []  # (stage, dataset, method, seed)
+        self.cells: dict[str, tuple[str, str, int]] = {}  # stage -> (dataset, method, seed)
         self.running: dict[str, object] = {}
         self.state: dict[str, dict] = {}
-        self.mixit_left: dict[str, set[str]] = {}
+        self.mixit_waiting: set[tuple[str, int]] = set()  # (dataset, seed) whose MixIT cell is not done
+        self.mixit_failed: set[tuple[str, int]] = set()
+        self.tuned: set[str] = set()
+        self.asked: set[tuple[str, int]] = set()  # (dataset, seed) whose remixer stages were asked about
+        self.fingerprint = _fingerprint()
+        self.in_dvc = self.stop_requested = self.stopping = False
 
-    def changed(self, groups: tuple[str, ...], datasets: list[str]) -> list[tuple[str, str, str, int]]:
-        """The cell stages of ``groups`` on ``datasets`` that ``dvc status`` lists as changed."""
-        status = json.loads(_dvc("status", "--json", *groups, log=self.log) or "{}")
+    # --- dvc, with stop signals held while it writes ---------------------------------------------
+    def on_signal(self, signum, frame) -> None:
+        if self.stopping:
+            return  # already stopping the cells: a second Ctrl-C does not cut that short
+        if self.in_dvc:
+            self.stop_requested = True  # a dvc command is writing dvc.lock: stop after it
+        else:
+            raise KeyboardInterrupt
+
+    def dvc(self, *args: str) -> str:
+        dvc = shutil.which("dvc")
+        if dvc is None:
+            raise UsageError("launch --pipeline needs dvc on the PATH (it is one of surf-bench's dependencies: "
+                             "pip install -e . in this repository's environment)")
+        self.log(f"$ dvc {' '.join(args)}")
+        self.in_dvc = True
+        try:
+            result = subprocess.run([dvc, *args], capture_output=True, text=True)
+        finally:
+            self.in_dvc = False
+        if self.stop_requested:
+            raise KeyboardInterrupt
+        if result.returncode != 0:
+            raise SurfBenchError(f"dvc {' '.join(args)} failed: {(result.stderr or result.stdout).strip()[-600:]}")
+        return result.stdout
+
+    def changed(self, groups: tuple[str, ...], datasets: list[str], seeds: list[int]) -> list[tuple]:
+        """The cell stages of ``groups`` on ``datasets`` x ``seeds`` that ``dvc status`` lists as changed."""
+        status = json.loads(self.dvc("status", "--json", *groups) or "{}")
         return [(stage_name(g, d, m, s), d, m, s) for d in datasets for g in groups
-                for m in self.matrix[g].get("method", ["mixit"]) for s in self.seeds
+                for m in self.matrix[g].get("method", ["mixit"]) for s in seeds
                 if stage_name(g, d, m, s) in status]
 
+    # --- the pool ---------------------------------------------------------------------------------
     def add(self, cells) -> None:
-        for stage, *_ in cells:
+        for stage, dataset, method, seed in cells:
             self.state[stage] = {"state": "waiting"}
+            self.cells[stage] = (dataset, method, seed)
         self.ready.extend(cells)
 
-    def open_dataset(self, dataset: str) -> None:
-        """The dataset's MixIT cells are done: its tune stage, then its other changed cells."""
-        _dvc("repro", f"tune@{dataset}", log=self.log)
-        cells = self.changed(("scratch", "remix"), [dataset])
-        self.log(f"{dataset}: {len(cells)} changed scratch and remixer cells")
-        self.add(cells)
+    def block(self, groups: tuple[str, ...], dataset: str, seeds: list[int], reason: str) -> None:
+        for group in groups:
+            for method in self.matrix[group].get("method", []):
+                for seed in seeds:
+                    self.state[stage_name(group, dataset, method, seed)] = {"state": "blocked", "reason": reason}
+        self.log(f"blocked {dataset} {'/'.join(groups)} seeds {seeds}: {reason}")
 
-    def save(self) -> None:
-        (self.logs / "launch.json").write_text(json.dumps({"max_parallel": self.max_parallel, "cells": self.state},
-                                                          indent=1, default=str))
+    def open(self, dataset: str) -> None:
+        """Once the dataset's tune-seed MixIT cell is done: its tune stage, then the scratch cells and
+        the remixers of every seed whose MixIT cell is done."""
+        if dataset in self.tuned or (dataset, self.tune_seed) in self.mixit_waiting:
+            return
+        if (dataset, self.tune_seed) in self.mixit_failed:
+            self.block(("scratch", "remix"), dataset, self.seeds, f"mixit@{dataset}-{self.tune_seed} failed")
+            return
+        try:
+            self.dvc("repro", f"tune@{dataset}")
+        except SurfBenchError as exc:
+            self.block(("scratch", "remix"), dataset, self.seeds, f"tune@{dataset} failed: {exc}")
+            return
+        self.tuned.add(dataset)
+        self.add(self.changed(("scratch",), [dataset], self.seeds))
+        for seed in self.seeds:
+            self.remixers(dataset, seed)
+
+    def remixers(self, dataset: str, seed: int) -> None:
+        if dataset not in self.tuned or (dataset, seed) in self.mixit_waiting or (dataset, seed) in self.asked:
+            return
+        self.asked.add((dataset, seed))
+        if (dataset, seed) in self.mixit_failed:
+            self.block(("remix",), dataset, [seed], f"mixit@{dataset}-{seed} failed")
+        else:
+            self.add(self.changed(("remix",), [dataset], [seed]))
 
     def submit(self, stage: str, dataset: str, method: str, seed: int) -> None:
-        folder = CELLS / dataset / method / self.preset / VARIANT / f"seed{seed}"
-        force = (folder / "metrics.json").is_file()  # its stage changed: train it again, as dvc repro would
-        job = self.submitter.submit(run_stage_cell, str(Path.cwd()), dataset, method, seed, force, self.runtime)
+        replaced = set_aside(CELLS / dataset / method / self.preset / VARIANT / f"seed{seed}")
+        job = self.submitter.submit(run_stage_cell, str(Path.cwd()), dataset, method, seed)
         self.running[stage] = job
-        self.state[stage].update(state="running", job_id=str(job.job_id), retrained=force)
-        self.log(f"started {stage} (job {job.job_id})")
+        self.state[stage].update(state="running", job_id=str(job.job_id), replaced=replaced)
+        self.log(f"started {stage} (job {job.job_id}){' (its outputs set aside: *.replaced)' if replaced else ''}")
+
+    def commit(self, stage: str, result: dict) -> None:
+        if _fingerprint() != self.fingerprint:
+            raise SurfBenchError(f"params.yaml, dvc.yaml or the code changed during the launch, so {stage} and the "
+                                 "cells still running may have trained with other files: they are not committed; "
+                                 "launch again")
+        self.dvc("commit", "--force", stage)
+        self.state[stage].update(state="done", **result)
+        self.log(f"done    {stage}")
 
     def finish(self, stage: str, job) -> None:
         from .launch import _job_error
 
         del self.running[stage]
+        dataset, method, seed = self.cells[stage]
         try:
-            self.state[stage].update(state="done", **job.result())
+            result = job.result()
         except Exception as exc:  # the job's own error, with its log file
             self.state[stage].update(state="failed", error=_job_error(str(exc)), log=str(job.paths.stderr))
             self.log(f"failed  {stage}: see {job.paths.stderr}")
+            if method == "mixit":
+                self.mixit_waiting.discard((dataset, seed))
+                self.mixit_failed.add((dataset, seed))
+                self.open(dataset)
+                self.remixers(dataset, seed)
             return
-        _dvc("commit", "--force", stage, log=self.log)
-        self.log(f"done    {stage}")
-        dataset = next((d for d, left in self.mixit_left.items() if stage in left), None)
-        if dataset is not None:
-            self.mixit_left[dataset].discard(stage)
-            if not self.mixit_left[dataset]:
-                self.open_dataset(dataset)
+        self.commit(stage, result)
+        if method == "mixit":
+            self.mixit_waiting.discard((dataset, seed))
+            self.open(dataset)
+            self.remixers(dataset, seed)
 
     def run(self, poll_seconds: float) -> None:
         while self.ready or self.running:
@@ -152,6 +234,27 @@ class _Pipeline:
             self.save()
             if self.ready or self.running:
                 time.sleep(poll_seconds)
+
+    def stop(self) -> None:
+        """Interrupted: commit the cells that have just finished, stop the running ones at a checkpoint."""
+        from .launch import stop_jobs
+
+        self.stopping = True
+        for stage, job in list(self.running.items()):
+            if job.done():
+                try:
+                    result = job.result()
+                except Exception:  # a failed cell is left for the next launch
+                    continue
+                del self.running[stage]
+                self.commit(stage, result)
+        stop_jobs(list(self.running.values()))
+        for stage in self.running:
+            self.state[stage]["state"] = "stopped"
+
+    def save(self) -> None:
+        (self.logs / "launch.json").write_text(json.dumps({"max_parallel": self.max_parallel, "cells": self.state},
+                                                          indent=1, default=str))
 
 
 def launch_pipeline(params_path: Path = Path("params.yaml"), max_parallel: int = 2, timeout_min: int = 24 * 60,
@@ -168,46 +271,46 @@ def launch_pipeline(params_path: Path = Path("params.yaml"), max_parallel: int =
     if max_parallel < 1:
         raise UsageError("--max-parallel must be >= 1")
     grid = load_params(Path(params_path))
+    if "train.threads" not in flat_overrides(grid.get("set"), "set"):
+        log("note: params.yaml's `set` has no train.threads, so each cell takes the default, as under dvc repro "
+            f"(with {max_parallel} cells at a time the cores are shared)")
     stages = yaml.safe_load(Path("dvc.yaml").read_text())["stages"]
     matrix = {group: stages[group].get("matrix") or {} for group in ("mixit", "scratch", "remix")}
     logs = CELLS / "launch" / "pipeline"
     logs.mkdir(parents=True, exist_ok=True)
-    runtime = {} if "train.threads" in flat_overrides(grid.get("set"), "set") else {
-        "train.threads": per_process(max_parallel)}
     submitter = _executor("local", logs, threads=per_process(max_parallel), gpus=0, partition="",
                           timeout_min=timeout_min)
-    pool = _Pipeline(grid, matrix, max_parallel, submitter, runtime, logs, log)
-
-    def stop(signum, frame):  # a SIGTERM (a session or job ending) stops the cells like Ctrl-C
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, stop)
+    pool = _Pipeline(grid, matrix, max_parallel, submitter, logs, log)
+    handlers = {sig: signal.signal(sig, pool.on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        _dvc("repro", "prepare", log=log)
-        cells = pool.changed(("mixit",), pool.datasets)
-        pool.mixit_left = {d: {stage for stage, dataset, *_ in cells if dataset == d} for d in pool.datasets}
+        pool.dvc("repro", "prepare")
+        cells = pool.changed(("mixit",), pool.datasets, pool.seeds)
+        pool.mixit_waiting = {(dataset, seed) for _, dataset, _, seed in cells}
         pool.add(cells)
-        log(f"{sum(map(len, pool.mixit_left.values()))} changed MixIT cells, {max_parallel} at a time; logs in "
-            f"{logs}/")
+        log(f"{len(cells)} changed MixIT cells, {max_parallel} at a time; logs in {logs}/")
         for dataset in pool.datasets:
-            if not pool.mixit_left[dataset]:
-                pool.open_dataset(dataset)
+            pool.open(dataset)
         pool.run(poll_seconds)
-    except BaseException as exc:  # Ctrl-C, SIGTERM, or a dvc command that failed: stop the running cells
-        for job in pool.running.values():
-            job.cancel(check=False)  # the cell checkpoints and resumes on the next launch
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM (a session or job ending)
+        pool.stop()
         pool.save()
-        if isinstance(exc, KeyboardInterrupt):
-            raise Interrupted("launch --pipeline interrupted; the finished cells are committed and the running "
-                              "ones stopped at a checkpoint: launch again to go on") from None
+        raise Interrupted("launch --pipeline interrupted; the finished cells are committed and the running ones "
+                          "stopped at a checkpoint: launch again to go on") from None
+    except BaseException:  # a dvc command that failed, files edited during the launch: stop the cells too
+        from .launch import stop_jobs
+
+        stop_jobs(list(pool.running.values()))
+        pool.save()
         raise
     finally:
-        signal.signal(signal.SIGTERM, previous)
-    failed = [stage for stage, s in pool.state.items() if s["state"] != "done"]
-    if failed:
-        raise SurfBenchError(f"{len(failed)} cell stages did not finish ({', '.join(failed[:4])}); see "
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+    unfinished = {stage: s["state"] for stage, s in pool.state.items() if s["state"] != "done"}
+    if unfinished:
+        raise SurfBenchError(f"{len(unfinished)} cell stages did not finish ({', '.join(list(unfinished)[:4])}"
+                             f"{', ...' if len(unfinished) > 4 else ''}: failed or blocked by a failed one); see "
                              f"{logs / 'launch.json'}; the finished ones are committed: launch again to finish the "
                              "rest")
-    _dvc("repro", log=log)
+    pool.dvc("repro")
     log("pipeline up to date: results/leaderboard.md (and .csv, .tex), results/report.html")
     return pool.state

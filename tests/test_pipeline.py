@@ -122,7 +122,7 @@ def test_launch_pipeline_runs_the_cells_in_parallel_and_leaves_dvc_up_to_date(tm
     assert "| surf_sr |" in (root / "results" / "leaderboard.md").read_text()
     launch_json = root / "results" / "cells" / "launch" / "pipeline" / "launch.json"
     record = json.loads(launch_json.read_text())["cells"]
-    assert len(record) == 7 and all(s["state"] == "done" and not s["retrained"] for s in record.values())
+    assert len(record) == 7 and all(s["state"] == "done" and not s["replaced"] for s in record.values())
     assert record["remix@mnist2-mini-surf_rm-0"]["started"] >= record["mixit@mnist2-mini-0"]["finished"]
 
     def scores(method: str) -> dict:
@@ -142,7 +142,9 @@ def test_launch_pipeline_runs_the_cells_in_parallel_and_leaves_dvc_up_to_date(tm
     record = json.loads(launch_json.read_text())["cells"]
     assert set(record) == {"mixit@mnist2-mini-0", "remix@mnist2-mini-remixit-0", "remix@mnist2-mini-self_remixing-0",
                            "remix@mnist2-mini-surf_rm-0", "remix@mnist2-mini-surf_sr-0"}
-    assert all(s["retrained"] for s in record.values())  # finished cells of changed stages: trained again
+    assert all(s["replaced"] for s in record.values())  # finished cells of changed stages: trained again
+    folder = root / "results" / "cells" / "mnist2-mini" / "surf_sr" / "smoke" / "pipeline" / "seed0"
+    assert json.loads((folder / "metrics.json.replaced").read_text())["metrics"] == before  # set aside, not lost
     assert scores("surf_sr") != before  # from the new MixIT start, not reused
     assert ran(sh("dvc", "repro", cwd=root)) == []
 
@@ -178,7 +180,23 @@ def test_an_interrupted_launch_pipeline_keeps_its_finished_cells_and_resumes_the
     assert not done & set(changed) and surf_sr in changed  # the finished cells are committed
     sh("surf-bench", "launch", "--pipeline", "--max-parallel", "1", cwd=root)
     again = json.loads(launch_json.read_text())["cells"]
-    assert surf_sr in again and not done & set(again) and not again[surf_sr]["retrained"]
+    assert surf_sr in again and not done & set(again) and not again[surf_sr]["replaced"]
     assert "resum" in (root / "results" / "cells" / "launch" / "pipeline").joinpath(
         f"{again[surf_sr]['job_id']}_0_log.out").read_text().lower()
     assert ran(sh("dvc", "repro", cwd=root)) == []
+
+
+def test_a_failed_mixit_cell_blocks_only_the_cells_that_wait_for_it(tmp_path):
+    root = scratch_repo(tmp_path / "repo")
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params["settings"]["mixit"] = {"train.lr": -1.0}  # refused when the MixIT job builds its optimizer
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
+    result = subprocess.run(["surf-bench", "launch", "--pipeline"], cwd=root, capture_output=True, text=True,
+                            timeout=900, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 1 and "cell stages did not finish" in result.stderr, result.stderr[-2000:]
+    cells = json.loads((root / "results" / "cells" / "launch" / "pipeline" / "launch.json").read_text())["cells"]
+    assert cells["mixit@mnist2-mini-0"]["state"] == "failed"
+    assert {cells[f"{g}@mnist2-mini-{m}-0"]["state"] for g, m in [("scratch", "pit"), ("remix", "surf_rm")]} == {
+        "blocked"}  # the tune stage (and so every other cell of the dataset) waits for that MixIT cell
+    assert "mixit@mnist2-mini-0 failed" in cells["remix@mnist2-mini-surf_rm-0"]["reason"]
+    assert not (root / "dvc.lock").exists() or "mixit@" not in (root / "dvc.lock").read_text()
