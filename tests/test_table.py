@@ -90,6 +90,8 @@ def test_paired_differences_on_the_same_items(root):
     assert row["mean_diff"] == pytest.approx(expected.mean()) and row["items"] == 100 and row["seeds"] == 2
     assert row["low"] < row["mean_diff"] < row["high"] and row["high"] < 0  # surf_rm is 0.6 dB below here
     assert row["a_better_share"] == pytest.approx(np.mean(expected > 0))
+    flow = rows[(rows["a"] == "floss") & (rows["b"] == "pit")].iloc[0]  # supervised flow against regression
+    assert flow["high"] < 0 and flow["seeds"] == 2  # floss is 0.5 dB below pit in this fixture
 
 
 def test_latex_escapes_and_compiles(root, tmp_path):
