@@ -132,7 +132,8 @@ class _Pipeline:
             result = subprocess.run([dvc, *args], capture_output=True, text=True)
         finally:
             self.in_dvc = False
-        if self.stop_requested:
+        if self.stop_requested and not self.stopping:  # a signal came while dvc ran: stop now
+            self.stop_requested = False
             raise KeyboardInterrupt
         if result.returncode != 0:
             raise SurfBenchError(f"dvc {' '.join(args)} failed: {(result.stderr or result.stdout).strip()[-600:]}")
