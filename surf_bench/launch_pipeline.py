@@ -248,7 +248,10 @@ class _Pipeline:
                 except Exception:  # a failed cell is left for the next launch
                     continue
                 del self.running[stage]
-                self.commit(stage, result)
+                try:
+                    self.commit(stage, result)
+                except SurfBenchError as exc:  # e.g. files edited meanwhile: left for the next launch
+                    self.state[stage].update(state="finished, not committed", error=str(exc))
         stop_jobs(list(self.running.values()))
         for stage in self.running:
             self.state[stage]["state"] = "stopped"
