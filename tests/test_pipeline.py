@@ -155,7 +155,7 @@ def test_an_interrupted_launch_pipeline_keeps_its_finished_cells_and_resumes_the
 
     root = scratch_repo(tmp_path / "repo")
     params = yaml.safe_load((root / "params.yaml").read_text())
-    params["settings"]["surf_sr"] = {"train.steps": 4000, "train.log_every": 50}  # training when stopped
+    params["settings"]["surf_sr"] = {"train.steps": 600, "train.log_every": 50}  # training when stopped
     (root / "params.yaml").write_text(yaml.safe_dump(params))
     launch_json = root / "results" / "cells" / "launch" / "pipeline" / "launch.json"
     launcher = subprocess.Popen(["surf-bench", "launch", "--pipeline", "--max-parallel", "1"], cwd=root,
