@@ -118,15 +118,9 @@ def run(
     elif method is None or dataset is None:
         raise UsageError("run needs --method and --dataset, or --cell I with --params FILE")
     else:
-        overrides = {}  # params file < tuned settings < --set
-        if params is not None:
-            from .plan import method_overrides
+        from .tune_stage import stage_overrides
 
-            overrides.update(method_overrides(params, method))
-        if tuned is not None:
-            from .tune_stage import tuned_overrides
-
-            overrides.update(tuned_overrides(tuned, dataset, method))
+        overrides = stage_overrides(params, dataset, method, tuned)  # params file < tuned settings < --set
         overrides.update(parse_set_options(set_ or []))
         request = CellRequest(method=method, dataset=dataset, preset=preset, seed=seed, overrides=overrides,
                               out=out, device=device, force=force, data_root=data_root, variant=variant,

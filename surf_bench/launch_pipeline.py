@@ -48,16 +48,15 @@ def run_stage_cell(root: str, dataset: str, method: str, seed: int) -> dict:
 
     from . import registry
     from .launch import _now
-    from .plan import load_params, method_overrides
+    from .plan import load_params
     from .runner import CellRequest, run_cell
-    from .tune_stage import tuned_overrides
+    from .tune_stage import stage_overrides
 
     os.chdir(root)  # the stage's paths are relative to the repository, as in dvc.yaml
     started = _now()
     params_path = Path("params.yaml")
-    overrides = method_overrides(params_path, method)  # params file < tuned settings (the stage's order)
-    if method != "mixit":
-        overrides.update(tuned_overrides(Path("results/tuned") / f"{dataset}.yaml", dataset, method))
+    tuned = None if method == "mixit" else Path("results/tuned") / f"{dataset}.yaml"  # the mixit stage has none
+    overrides = stage_overrides(params_path, dataset, method, tuned)
     starts_from = registry.get_method(method).init_from
     request = CellRequest(method, dataset, str(load_params(params_path).get("preset", "quick")), seed, overrides,
                           CELLS, variant=VARIANT, init_variant=VARIANT if starts_from else None)

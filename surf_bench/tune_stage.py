@@ -18,7 +18,7 @@ from pathlib import Path
 
 from . import registry
 from .errors import UsageError
-from .plan import flat_overrides, load_params, overrides_of
+from .plan import flat_overrides, load_params, method_overrides, overrides_of
 
 INIT_METHODS = ("mixit",)  # the shared start of the remixers: not tuned by this stage
 DEFAULTS = {"enabled": False, "datasets": [], "methods": [], "param": [], "trials": 12, "workers": 1,
@@ -123,3 +123,12 @@ def tuned_overrides(path: Path, dataset: str, method: str) -> dict:
         raise UsageError(f"--tuned {path} holds no tuned settings for {dataset}; it is written by the tune stage "
                          f"(dvc repro tune@{dataset})")
     return flat_overrides(body["settings"].get(method), f"settings.{method}")
+
+
+def stage_overrides(params: Path | None, dataset: str, method: str, tuned: Path | None) -> dict:
+    """A pipeline cell's settings (what `surf-bench run --params P --tuned T` trains with): the
+    params file's ``set`` and ``settings.<method>``, then the tune stage's entry for the method."""
+    overrides = method_overrides(params, method) if params is not None else {}
+    if tuned is not None:
+        overrides.update(tuned_overrides(tuned, dataset, method))
+    return overrides
