@@ -105,24 +105,20 @@ def launch(params_path: Path, executor: str = "local", out: Path | None = None, 
     overrides = {} if "train.threads" in flat_overrides(grid.get("set"), "set") else {"train.threads": threads}
     submitter = _executor(executor, logs, threads=threads, gpus=gpus_per_cell, partition=partition,
                           timeout_min=timeout_min)
-    log(f"{len(cells)} cells from {params_path}, {executor} executor, {max_parallel} at a time "
-        f"({overrides.get('train.threads', 'params')} thread(s) each); logs in {logs}/")
-    return run_jobs(cells, lambda cell: submitter.submit(run_planned, str(params_path), cell.index, str(out),
-                                                         overrides),
-                    logs, {"params": str(params_path), "executor": executor}, max_parallel, poll_seconds, log)
-
-
-def run_jobs(cells, submit, logs: Path, header: dict, max_parallel: int, poll_seconds: float, log) -> dict:
-    """``submit(cell)`` every cell (after its init cell), at most max_parallel at a time, recording
-    each one's state in ``<logs>/launch.json``; raises when a cell did not finish."""
     state = {c.index: {"cell": f"{c.method}@{c.dataset} {c.variant} seed{c.seed}", "state": "waiting"} for c in cells}
     waiting = list(cells)
     running: dict[int, object] = {}
 
     def save() -> None:
-        (logs / "launch.json").write_text(json.dumps({**header, "max_parallel": max_parallel, "cells": state},
-                                                     indent=1, default=str))
+        (logs / "launch.json").write_text(json.dumps({"params": str(params_path), "executor": executor,
+                                                      "max_parallel": max_parallel, "cells": state}, indent=1,
+                                                     default=str))
 
+    def submit(cell):
+        return submitter.submit(run_planned, str(params_path), cell.index, str(out), overrides)
+
+    log(f"{len(cells)} cells from {params_path}, {executor} executor, {max_parallel} at a time "
+        f"({overrides.get('train.threads', 'params')} thread(s) each); logs in {logs}/")
     try:
         _schedule(cells, state, waiting, running, submit, max_parallel, poll_seconds, save, log)
     except KeyboardInterrupt:
