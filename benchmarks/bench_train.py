@@ -3,7 +3,11 @@
     python benchmarks/bench_train.py --dataset mnist2-mini --preset quick --steps 30 [--device cuda] [--threads N]
 
 Measures the steady state: a few warm-up steps, then ``--steps`` timed steps of the real training
-loop (data sampling, loss, backward, optimiser, EMA). Not a test: it prints figures.
+loop (data sampling, loss, backward, optimiser, EMA). Also counts the floating-point operations of
+one training step (loss and backward, teacher passes included; torch.utils.flop_counter counts
+matmuls and convolutions, 2 per multiply-add), so that a step's cost on other hardware can be
+estimated, the achieved GFLOP/s here, and the hours one cell's training (the preset's steps)
+takes at the measured rate. Not a test: it prints figures.
 """
 
 from __future__ import annotations
@@ -28,8 +32,20 @@ def build(method_name: str, dataset: str, preset: str, device: str, overrides: d
     return adapter, cls(split.spec, cfg, device=device), cfg, split
 
 
+def step_flops(trainer: Trainer) -> int:
+    """Floating-point operations of one training step (forward, teacher passes and backward)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    batch = trainer.sampler.next()
+    with FlopCounterMode(display=False) as counter:
+        trainer.method.training_loss(batch).float().backward()
+    trainer.optimizer.zero_grad(set_to_none=True)
+    return counter.get_total_flops()
+
+
 def measure(method_name: str, dataset: str, preset: str, steps: int, device: str, overrides: dict) -> dict:
     _, method, cfg, split = build(method_name, dataset, preset, device, overrides)
+    preset_steps = cfg.train.steps
     warmup = 5
     cfg.train.steps = warmup
     cfg.train.log_every = 10**9
@@ -45,9 +61,12 @@ def measure(method_name: str, dataset: str, preset: str, steps: int, device: str
     if device.startswith("cuda"):
         torch.cuda.synchronize()
     seconds = time.perf_counter() - start
+    flops = step_flops(trainer)
     return {"method": method_name, "steps_per_s": steps / seconds,
             "mixtures_per_s": steps * cfg.train.batch_size / seconds,
-            "params": sum(p.numel() for p in method.net.parameters())}
+            "params": sum(p.numel() for p in method.net.parameters()), "gflop_per_step": flops / 1e9,
+            "gflop_per_s": flops / 1e9 * steps / seconds, "preset_steps": preset_steps,
+            "cell_hours": preset_steps / (steps / seconds) / 3600}
 
 
 def main() -> None:
@@ -64,10 +83,12 @@ def main() -> None:
     threads = set_threads(args.threads)
     overrides = config.parse_set_options(args.set)
     print(f"dataset={args.dataset} preset={args.preset} device={device} threads={threads}")
-    print(f"{'method':<15} {'steps/s':>8} {'mixtures/s':>11} {'params':>9}")
+    print(f"{'method':<15} {'steps/s':>8} {'mixtures/s':>11} {'params':>9} {'GFLOP/step':>11} {'GFLOP/s':>8} "
+          f"{'cell h':>7}")
     for name in args.methods.split(","):
         row = measure(name, args.dataset, args.preset, args.steps, device, overrides)
-        print(f"{row['method']:<15} {row['steps_per_s']:8.2f} {row['mixtures_per_s']:11.1f} {row['params']:9d}")
+        print(f"{row['method']:<15} {row['steps_per_s']:8.2f} {row['mixtures_per_s']:11.1f} {row['params']:9d} "
+              f"{row['gflop_per_step']:11.2f} {row['gflop_per_s']:8.1f} {row['cell_hours']:7.2f}")
 
 
 if __name__ == "__main__":
