@@ -6,14 +6,14 @@ a figure. Where do flows overtake regression, if they do?
     python benchmarks/budget_study.py ... --summarise        # only read the finished cells
 
 Every point is its own cell (variant ``steps<N>``, ``train.steps=N``, so its warm-up and cosine
-schedule span its own budget; the preset's own budget is its ``default`` cell, so the cells of the
-validation A/B runs in the same ``--out`` are reused), scored on the validation split at one thread
-per process, run by ``surf-bench launch`` (submitit's local executor, ``--parallel`` cells at a
-time). The remixers of every budget start from the one MixIT cell of the preset (a MixIT cell
-inherits only network, data and noise-end settings): the study varies the remixer's own budget.
-Flow methods are read at the preset's NFE, at NFE 1 and at their best NFE of the curve (the NFE
-that is best on validation, as a user would pick it). Writes ``<out>/budget_<dataset>.csv`` and
-``.png``. Not a test: it prints figures.
+schedule span its own budget; at the preset's own budget the cell of the validation A/B runs in
+the same ``--out`` that has exactly the preset's settings is reused, whatever its name), scored on
+the validation split at one thread per process, run by ``surf-bench launch`` (submitit's local
+executor, ``--parallel`` cells at a time). The remixers of every budget start from the one MixIT
+cell of the preset (a MixIT cell inherits only network, data and noise-end settings): the study
+varies the remixer's own budget. Flow methods are read at the preset's NFE, at NFE 1 and at their
+best NFE of the curve (the NFE that is best on validation, as a user would pick it). Writes
+``<out>/budget_<dataset>.csv`` and ``.png``. Not a test: it prints figures.
 """
 
 from __future__ import annotations
@@ -27,18 +27,48 @@ import pandas as pd
 import yaml
 
 
-def grid(dataset: str, methods: list[str], steps: list[int], seeds: list[int], preset: str, out: Path,
-         extra: dict) -> dict:
-    """The study as a params file: one variant ``steps<N>`` per method and budget (``default`` for
-    the preset's own number of steps)."""
+def own_budget_variant(out: Path, dataset: str, method: str, preset: str, seed: int, extra: dict) -> str:
+    """The variant that holds the preset's own budget: an existing finished validation cell in ``out``
+    with exactly the preset's settings (the A/B cells of the validation runs, whatever they were
+    named), else ``default``."""
+    import json
+
+    from surf_bench.results import config_differences
     from surf_bench.runner import CellRequest, resolve_cell
 
+    wanted = resolve_cell(CellRequest(method, dataset, preset, seed, overrides=dict(extra))).cfg.to_dict()
+    folders = sorted((out / dataset / method / preset).glob(f"*/seed{seed}/metrics.valid.json"),
+                     key=lambda p: p.parent.parent.name != "default")
+    for score in folders:
+        recorded = json.loads(score.read_text()).get("provenance", {}).get("config")
+        if recorded and not config_differences(recorded, wanted):
+            return score.parent.parent.name
+    if (out / dataset / method / preset / "default").exists():
+        return f"steps{wanted['train']['steps']}"  # a 'default' cell with other settings: not this one
+    return "default"
+
+
+def grid(dataset: str, methods: list[str], steps: list[int], seeds: list[int], preset: str, out: Path,
+         extra: dict) -> dict:
+    """The study as a params file: one variant per method and budget, ``steps<N>`` with
+    ``train.steps=N``; the preset's own number of steps reuses the cell that already has exactly the
+    preset's settings (``own_budget_variant``)."""
+    from surf_bench.runner import CellRequest, resolve_cell
+
+    settings = {"train.threads": 1, **extra}
+
     def variants(method: str) -> dict:
-        own = None if extra else resolve_cell(CellRequest(method, dataset, preset)).cfg.train.steps
-        return {("default" if n == own else f"steps{n}"): ({} if n == own else {"train.steps": n}) for n in steps}
+        own = resolve_cell(CellRequest(method, dataset, preset, overrides=dict(extra))).cfg.train.steps
+        rows = {}
+        for n in steps:
+            if n == own:
+                rows[own_budget_variant(out, dataset, method, preset, seeds[0], settings)] = {}
+            else:
+                rows[f"steps{n}"] = {"train.steps": n}
+        return rows
 
     return {"preset": preset, "datasets": [dataset], "methods": methods, "seeds": seeds, "split": "valid",
-            "out": str(out), "set": {"train.threads": 1, **extra}, "variants": {m: variants(m) for m in methods}}
+            "out": str(out), "set": settings, "variants": {m: variants(m) for m in methods}}
 
 
 def _steps(frame: pd.DataFrame) -> pd.Series:
@@ -48,13 +78,16 @@ def _steps(frame: pd.DataFrame) -> pd.Series:
     return frame["path"].map(lambda p: json.loads(Path(p).read_text())["provenance"]["config"]["train"]["steps"])
 
 
-def summarise(out: Path, dataset: str, methods: list[str], preset: str) -> pd.DataFrame:
+def summarise(out: Path, dataset: str, variants: dict[str, dict], preset: str) -> pd.DataFrame:
+    """One row per method and budget: the validation headline (mean over seeds), and for flows the
+    value at their best NFE and at NFE 1. ``variants``: the grid's variants per method."""
     from surf_bench.results import collect, collect_curves
 
     frame = collect(out)
-    study = frame["variant"].str.startswith("steps") | (frame["variant"] == "default")
+    study = pd.Series([v in variants.get(m, {}) for m, v in zip(frame["method"], frame["variant"], strict=True)],
+                      index=frame.index, dtype=bool)
     frame = frame[(frame["split"] == "valid") & frame["headline"] & (frame["dataset"] == dataset) & study
-                  & frame["method"].isin(methods) & (frame["preset"] == preset)]
+                  & (frame["preset"] == preset)]
     if frame.empty:
         return frame
     frame = frame.assign(steps=_steps(frame))
@@ -144,7 +177,7 @@ def main() -> None:
     if not args.summarise:
         subprocess.run([sys.executable, "-m", "surf_bench", "launch", "--params", str(path), "--executor", "local",
                         "--max-parallel", str(args.parallel)], check=False)
-    rows = summarise(args.out, args.dataset, methods, args.preset)
+    rows = summarise(args.out, args.dataset, params["variants"], args.preset)
     if rows.empty:
         print("no finished cell yet")
         return
