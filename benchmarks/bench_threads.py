@@ -6,7 +6,7 @@ For each OpenMP wait policy (libgomp's default, spin a while then sleep: torch i
 surf_bench, so libgomp starts with OMP_WAIT_POLICY unset; PASSIVE: what surf_bench sets) and each
 thread setting (1, 2, auto = train.threads 0), it runs benchmarks/bench_train.py in a fresh process
 and prints steps/s (median of ``--repeats``), first on the quiet machine, then while one other
-1-thread training process runs (the "busy" machine of docs/architecture.md, "Threads").
+1-thread training process runs (the "busy" machine of docs/architecture.md, "Environment").
 Not a test: it prints figures; run it on an otherwise idle machine.
 """
 

@@ -1,6 +1,6 @@
 """speech2-mini: offline 2-speaker speech mixtures, built on first use from eSpeak NG voices.
 
-Content (defaults): 16 kHz, 2 s items, K = 2, mixture = s1 + s2. 28 synthetic speakers (an English
+Content (defaults): 16 kHz, 2 s items, K = 2, mixture = s1 + s2. 88 synthetic speakers (an English
 accent voice x an eSpeak variant, with their own pitch, pitch range and rate), speaker-disjoint
 splits: train 64 speakers x 32 clips = 2048 clips, valid 8 x 10 = 80, test 16 x 10 = 160. Each clip
 is one sentence from a seeded grammar (e.g. "The farmer packed two brown bags by the river."),

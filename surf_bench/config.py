@@ -84,7 +84,7 @@ class EvalConfig:
     lpips_items: int = -1  # LPIPS on the first N items (needs `surf-bench fetch lpips-weights`)
     fid_items: int = -1  # FID over the first N items x K images
     cls_items: int = -1  # acc_cls / fd_cls (the dataset's evaluator classifier) on the first N items
-    fid_weights: str = ""  # Inception weights file; "" = $SURF_BENCH_FID_WEIGHTS, else the torch hub cache
+    fid_weights: str = ""  # Inception weights; "" = $SURF_BENCH_FID_WEIGHTS, else metrics/perceptual.py's cache
     lpips_weights: str = ""  # LPIPS / AlexNet weights; "" = $SURF_BENCH_LPIPS_WEIGHTS
 
 

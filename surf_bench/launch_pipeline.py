@@ -123,8 +123,8 @@ class _Pipeline:
     def dvc(self, *args: str) -> str:
         dvc = shutil.which("dvc")
         if dvc is None:
-            raise UsageError("launch --pipeline needs dvc on the PATH (it is one of surf-bench's dependencies: "
-                             "pip install -e . in this repository's environment)")
+            raise UsageError("launch --pipeline needs dvc on the PATH (the pipeline extra has it: "
+                             "pip install -e '.[pipeline]' in this repository's environment)")
         self.log(f"$ dvc {' '.join(args)}")
         self.in_dvc = True
         try:

@@ -1,6 +1,6 @@
 """The SURF step shared by surf_rm and surf_sr (SURF paper, steps 1-4).
 
-  1. S~ = T(m) sampled by the teacher flow (no grad, ``unsup.teacher_nfe`` Euler steps), projected
+  1. S~ = T(m) sampled by the teacher flow (no grad, ``unsup.teacher_nfe`` steps of ``flow.sampler``), projected
      to sum exactly to each mixture;
   2. remix: X~1 = Pi S~ (a permutation of the B*K rows), M~_b = sum_k X~1_bk;
   3. X~0 = 1 M~/K + Pp z; Upsilon = the PIT permutation from the student's no-grad v_S(X~0, 0, M~);

@@ -1,4 +1,4 @@
-"""CPU threads for a run on a machine that other work may share (docs/architecture.md, "Threads").
+"""CPU threads for a run on a machine that other work may share (docs/architecture.md, "Environment").
 
 Two rules, measured in benchmarks/bench_threads.py:
 - OpenMP waits passively (``OMP_WAIT_POLICY=PASSIVE``, set by ``surf_bench/__init__.py`` before

@@ -53,7 +53,7 @@ def tune_section(params: dict) -> dict:
                              "hand (a variant grid) so that every method starting from it is re-measured")
     grid = [str(d) for d in (params.get("datasets") or [])]
     outside = [d for d in section["datasets"] if d not in grid]
-    if outside:
+    if outside and section["enabled"]:  # off, it tunes nothing: a grid of other datasets needs no edit here
         raise UsageError(f"params: tune.datasets {', '.join(outside)} not in the grid's datasets ({', '.join(grid)})")
     if section["enabled"] and int(section["seed"]) not in [int(s) for s in params.get("seeds") or [0]]:
         raise UsageError(f"params: tune.seed {section['seed']} must be one of seeds {params.get('seeds')} (the "

@@ -13,13 +13,19 @@ GRID = {"preset": "smoke", "datasets": ["mnist2-mini", "speech2-mini"], "seeds":
     ({"enabld": True}, "unknown key(s) enabld"),
     ({"methods": ["mixit"]}, "shared init"),
     ({"methods": ["surf_rn"]}, "surf_rm"),
-    ({"datasets": ["fuss4-mini"]}, "not in the grid"),
+    ({"enabled": True, "datasets": ["fuss4-mini"]}, "not in the grid"),
     ({"enabled": True, "seed": 3}, "must be one of seeds"),
     ("yes", "must be a mapping"),
 ])
 def test_a_bad_tune_section_says_what_is_wrong(tune, message):
     with pytest.raises(UsageError, match=message.replace("(", r"\(").replace(")", r"\)")):
         tune_section({**GRID, "tune": tune})
+
+
+def test_an_off_stage_accepts_a_grid_without_its_datasets():
+    """The README's paper-scale command changes `datasets` only; the stage is off, so it must run."""
+    paper = {**GRID, "datasets": ["mnist2", "fuss4"], "tune": {"datasets": ["mnist2-mini"], "methods": ["surf_rm"]}}
+    assert tune_section(paper)["enabled"] is False
 
 
 def test_the_study_tunes_on_top_of_the_methods_pipeline_settings_and_is_named_by_them(tmp_path):
