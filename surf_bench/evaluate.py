@@ -77,8 +77,8 @@ def _evaluator(split, cfg, device: str, log):
     if key not in _NETWORKS:
         adapter = registry.get_dataset(dataset)
         root = Path(cfg.data.root) if cfg.data.root else adapter.default_root()
-        train, test = (open_split(adapter, dataset, name, root, 0) for name in ("train", "test"))
-        net, record = evaluator_for(dataset, train, test, weights_dir(), log)
+        train, valid = (open_split(adapter, dataset, name, root, 0) for name in ("train", "valid"))
+        net, record = evaluator_for(dataset, train, valid, weights_dir(), log)
         _NETWORKS[key] = (net.to(device), record)
     return _NETWORKS[key]
 

@@ -254,7 +254,7 @@ class ValidationMonitor:
 
         cfg = config_mod.from_dict(resolved.cfg.to_dict())
         cfg.eval.n_items, cfg.eval.bootstrap = spec.prune_items, 10
-        cfg.eval.sdr_items = cfg.eval.pesq_items = cfg.eval.lpips_items = cfg.eval.fid_items = 0
+        cfg.eval.sdr_items = cfg.eval.pesq_items = cfg.eval.lpips_items = cfg.eval.fid_items = cfg.eval.cls_items = 0
         cfg.flow.nfe_curve = ()
         self.cfg, self.device = cfg, resolved.device
         self.last: tuple[int, float] | None = None

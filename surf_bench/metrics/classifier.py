@@ -9,8 +9,9 @@ Two metrics come from it, labelled as what they are (never as FID):
 
 The classifier is deterministic (fixed seed, one thread while it trains) and cached under
 ``<weights cache>/evaluators/<dataset>-<hash>.pt``, the hash covering its architecture, its
-training recipe and the training split's manifest; its accuracy on the clean test images is stored
-with it and reported in every score.
+training recipe and the training split's manifest; its accuracy on the clean validation images is
+stored with it and reported in every score. It never opens the test split (a validation score, a
+tuning trial, must not read it): the classes come from the training labels.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
-RECIPE = {"arch": "conv32-conv64-fc128", "epochs": 4, "batch_size": 64, "lr": 2e-3, "seed": 0, "version": 1}
+RECIPE = {"arch": "conv32-conv64-fc128", "epochs": 4, "batch_size": 64, "lr": 2e-3, "seed": 0, "version": 2}
 
 
 class EvaluatorNet(nn.Module):
@@ -70,10 +71,10 @@ def _train(images: torch.Tensor, labels: torch.Tensor, n_classes: int) -> Evalua
     return net.eval()
 
 
-def evaluator_for(dataset: str, train_split, test_split, cache: Path, log=None) -> tuple[EvaluatorNet, dict]:
-    """The dataset's evaluator and its record (test accuracy, hash), trained once and cached."""
+def evaluator_for(dataset: str, train_split, valid_split, cache: Path, log=None) -> tuple[EvaluatorNet, dict]:
+    """The dataset's evaluator and its record (validation accuracy, hash), trained once and cached."""
     labels = train_split.labels
-    n_classes = int(max(labels.max(), test_split.labels.max())) + 1
+    n_classes = int(labels.max()) + 1
     key = json.dumps({**RECIPE, "dataset": dataset, "train": train_split.manifest_hash(), "classes": n_classes},
                      sort_keys=True)
     digest = hashlib.sha256(key.encode()).hexdigest()[:12]
@@ -86,8 +87,8 @@ def evaluator_for(dataset: str, train_split, test_split, cache: Path, log=None) 
     if log:
         log(f"training the {dataset} evaluator classifier once ({len(labels)} clean training images)")
     net = _train(train_split.images, labels, n_classes)
-    accuracy = float((net.predict(test_split.images) == test_split.labels).float().mean())
-    record = {"hash": digest, "test_accuracy": accuracy, "train_images": len(labels), **RECIPE}
+    accuracy = float((net.predict(valid_split.images) == valid_split.labels).float().mean())
+    record = {"hash": digest, "valid_accuracy": accuracy, "train_images": len(labels), **RECIPE}
     path.parent.mkdir(parents=True, exist_ok=True)
     from ..results import atomic_torch_save
 

@@ -32,7 +32,7 @@ def test_oracle_scores_the_classifier_accuracy_and_zero_distance():
     assert result["metrics"]["fd_cls"] == pytest.approx(0.0, abs=1e-6)
     assert result["baseline"]["acc_cls"] < result["metrics"]["acc_cls"] - 0.2
     assert result["baseline"]["fd_cls"] > 1.0
-    assert 0.9 < result["evaluator"]["test_accuracy"] <= 1.0 and result["counts"]["fd_cls_images"] == 120
+    assert 0.9 < result["evaluator"]["valid_accuracy"] <= 1.0 and result["counts"]["fd_cls_images"] == 120
     assert np.isfinite(result["items"]["acc_cls"]).all()
 
 
@@ -40,3 +40,25 @@ def test_a_dataset_without_labels_records_the_reason():
     split = image_split()
     result = evaluate(Oracle(split), split, cfg(0), "cpu")
     assert np.isnan(result["metrics"]["acc_cls"]) and "has no class labels" in result["missing"]["fd_cls"]
+
+
+def test_a_validation_score_never_opens_the_test_split(monkeypatch, tmp_path):
+    """The evaluator trains on the training images and reports its accuracy on valid: scoring the
+    validation split (every choice of the protocol) reads nothing of the test split."""
+    import surf_bench.runner as runner
+
+    opened = []
+    real = runner.open_split
+
+    def recording(adapter, dataset, name, *args, **kwargs):
+        opened.append(name)
+        return real(adapter, dataset, name, *args, **kwargs)
+
+    monkeypatch.setattr(runner, "open_split", recording)
+    monkeypatch.setenv("SURF_BENCH_WEIGHTS", str(tmp_path))  # a cold cache: the evaluator trains here
+    for key in [k for k in _NETWORKS if k[0] == "cls"]:
+        monkeypatch.delitem(_NETWORKS, key)
+    split = registry.get_dataset("mnist2-mini").open("valid")
+    result = evaluate(Oracle(split), split, cfg(20), "cpu")
+    assert opened and "test" not in opened and set(opened) <= {"train", "valid"}
+    assert 0.9 < result["evaluator"]["valid_accuracy"] <= 1.0
