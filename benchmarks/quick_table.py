@@ -4,7 +4,9 @@
     python benchmarks/quick_table.py --params P --cells 0,2,4        # a share of the cells (one process)
     python benchmarks/quick_table.py --params P --summarise           # only read finished cells
 
-Cells are ordinary `surf-bench run --cell I` cells (resumable, reused when finished), so the script
+The split is the params file's (default valid); an A/B grid (several variants of one method) is
+refused on test, which scores only final choices (README, "Protocol"). Cells are ordinary
+`surf-bench run --cell I` cells (resumable, reused when finished), so the script
 can be stopped and started again, or the cells split over processes (a cell whose init cell is
 being trained by another process waits for it). Results are read with surf_bench.results.collect.
 """
@@ -54,7 +56,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--params", type=Path, required=True)
     parser.add_argument("--cells", default="", help="comma-separated cell indices (default: all)")
-    parser.add_argument("--split", default=None, help="test | valid (default: the params file's, else test)")
+    parser.add_argument("--split", default=None, help="test | valid (default: the params file's, else valid)")
     parser.add_argument("--summarise", action="store_true", help="only print the table of finished cells")
     parser.add_argument("--csv", default="", help="where to write the table (default: <out>/summary_<split>.csv)")
     args = parser.parse_args()
@@ -62,7 +64,12 @@ def main() -> None:
     from surf_bench.runner import run_cell
 
     params = load_params(args.params)
-    split = args.split or params.get("split", "test")
+    split = args.split or params.get("split", "valid")
+    variants = params.get("variants") or {}
+    if split == "test" and any(len(v or {}) > 1 for v in variants.values()):
+        # The protocol: options are compared on valid; test scores one grid of final choices.
+        raise SystemExit(f"{args.params} has several variants of a method (an A/B grid): compare them with "
+                         "--split valid; the test split scores only a grid of final choices")
     out = Path(params.get("out", "results"))
     if not args.summarise:
         cells = expand(params)
