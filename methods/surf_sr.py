@@ -24,7 +24,8 @@ class SURFSR(Method):
     init_from = "mixit"
     # The validation A/B on mnist2-mini (README, "Measured") kept SURF's shared quick defaults but the
     # EMA: 0.99/step scored 18.25 dB against 18.22 for 0.999 (a tie, paired 95% interval
-    # [-0.14, +0.19] dB), and every method takes its higher-scoring option by the same rule.
+    # [-0.14, +0.19] dB); the EMA grid is run for all four remixers, and within such a grid each
+    # method takes its higher-scoring option (README, "Protocol").
     preset_defaults = {**PRESET_DEFAULTS, "quick": {**PRESET_DEFAULTS["quick"], "unsup.ema_decay": 0.99}}
 
     def training_loss(self, batch) -> torch.Tensor:

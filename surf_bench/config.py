@@ -113,6 +113,10 @@ class RunConfig:
 
 
 # Preset tables: section.key -> value, per modality. Methods and datasets may add their own.
+# Budget and optimiser settings of quick (steps, batch, lr, width) and flow.sigma are the CPU
+# recipe inherited from before the protocol, not picked by a validation A/B; the choices that were
+# (t sampling, EMA decays, teacher NFE, slot code) say so with their validation figures in the
+# method files, and the budget study measures sigma, width and lr as levers (README, "Measured").
 IMAGE_PRESETS: dict[str, dict] = {
     "smoke": {
         "train.steps": 200, "train.batch_size": 16, "train.lr": 5e-3, "train.warmup_steps": 10,

@@ -21,8 +21,9 @@ from .remix import Remix
 # (benchmarks/params/ab_mnist2_mini_quick.yaml, seed 0, valid PSNR at NFE 5, remix error in brackets):
 # EMA 0.999/step 18.34 dB [-9.82] vs 0.99/step 18.02 [-9.63]; t ~ beta_low + 20% at t = 0 18.34 vs
 # uniform 16.40 [-8.06]; teacher NFE 1 18.34 vs NFE 2 17.72 [-9.52] and NFE 5 17.73 [-9.44] after a
-# 500-step warm-up: at this budget the multi-step teacher is worse, so quick keeps NFE 1 (surf_sr's
-# A/B is not finished yet and shares these values).
+# 500-step warm-up: at this budget the multi-step teacher is worse, so quick keeps NFE 1. surf_sr
+# shares these values but its EMA (methods/surf_sr.py); its own t-sampling A/B: uniform 16.42 dB
+# against 18.22 (at EMA 0.999).
 # paper: the teacher samples its flow with 5 Euler steps once the student has had 10k steps (of 200k)
 # of the one-step teacher to learn t > 0 (the MixIT start never trained at t > 0); not yet validated
 # at this scale (the quick A/B measures teacher NFE 1 / 2 / 5).
