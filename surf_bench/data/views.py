@@ -33,7 +33,9 @@ class EpochSampler:
     """Deterministic, resumable batches: epoch e uses permutation from seed (seed, e).
 
     State is (epoch, position), so a resumed run sees exactly the data order of an uninterrupted
-    one. ``supervised=False`` builds MixtureBatch objects and never calls ``split.sources*``.
+    one. ``supervised=False`` builds MixtureBatch objects and never calls ``split.sources*`` itself;
+    a split's ``mixtures()`` may sum its stored sources internally (a fixed mixture, the same
+    information as a mixture file), and the mixture is all that leaves the split.
     """
 
     def __init__(self, split: SourceSplit, batch_size: int, seed: int, supervised: bool,
