@@ -124,22 +124,22 @@ def test_launch_pipeline_runs_the_cells_in_parallel_and_leaves_dvc_up_to_date(tm
     """`surf-bench launch --pipeline`: the same cells as dvc repro's own stages, two at a time, each
     committed when it finishes, so that dvc repro then runs nothing; a changed method re-runs its
     cells and the ones that start from them."""
-    root = scratch_repo(tmp_path / "repo", scratch=["pit"], remix=["surf_rm", "surf_sr"])
+    root = scratch_repo(tmp_path / "repo", scratch=["pit"], remix=["surf_sr"])
     sh("surf-bench", "launch", "--pipeline", "--max-parallel", "2", cwd=root)
     assert ran(sh("dvc", "repro", cwd=root)) == []
     assert "up to date" in sh("dvc", "status", cwd=root)
     assert "| surf_sr |" in (root / "results" / "leaderboard.md").read_text()
     launch_json = root / "results" / "cells" / "launch" / "pipeline" / "launch.json"
     record = json.loads(launch_json.read_text())["cells"]
-    assert len(record) == 4 and all(s["state"] == "done" and not s["replaced"] for s in record.values())
-    assert record["remix@mnist2-mini-surf_rm-0"]["started"] >= record["mixit@mnist2-mini-0"]["finished"]
+    assert len(record) == 3 and all(s["state"] == "done" and not s["replaced"] for s in record.values())
+    assert record["remix@mnist2-mini-surf_sr-0"]["started"] >= record["mixit@mnist2-mini-0"]["finished"]
 
     def scores(method: str) -> dict:
         cell = root / "results" / "cells" / "mnist2-mini" / method / "smoke" / "pipeline" / "seed0" / "metrics.json"
         return json.loads(cell.read_text())["metrics"]
 
-    launched = {m: scores(m) for m in ("pit", "surf_rm")}
-    sh("dvc", "repro", "--force", "--single-item", "scratch@mnist2-mini-pit-0", "remix@mnist2-mini-surf_rm-0",
+    launched = {m: scores(m) for m in ("pit", "surf_sr")}
+    sh("dvc", "repro", "--force", "--single-item", "scratch@mnist2-mini-pit-0", "remix@mnist2-mini-surf_sr-0",
        cwd=root)  # dvc's own stages train them again (one at a time): the same numbers
     assert {m: scores(m) for m in launched} == launched
 
@@ -149,7 +149,7 @@ def test_launch_pipeline_runs_the_cells_in_parallel_and_leaves_dvc_up_to_date(tm
     before = scores("surf_sr")
     sh("surf-bench", "launch", "--pipeline", cwd=root)
     record = json.loads(launch_json.read_text())["cells"]
-    assert set(record) == {"mixit@mnist2-mini-0", "remix@mnist2-mini-surf_rm-0", "remix@mnist2-mini-surf_sr-0"}
+    assert set(record) == {"mixit@mnist2-mini-0", "remix@mnist2-mini-surf_sr-0"}
     assert all(s["replaced"] for s in record.values())  # finished cells of changed stages: trained again
     folder = root / "results" / "cells" / "mnist2-mini" / "surf_sr" / "smoke" / "pipeline" / "seed0"
     assert json.loads((folder / "metrics.json.replaced").read_text())["metrics"] == before  # set aside, not lost
