@@ -27,16 +27,14 @@ import pandas as pd
 import yaml
 
 
-def own_budget_variant(out: Path, dataset: str, method: str, preset: str, seed: int, extra: dict) -> str:
+def own_budget_variant(out: Path, dataset: str, method: str, preset: str, seed: int, wanted: dict) -> str:
     """The variant that holds the preset's own budget: an existing finished validation cell in ``out``
-    with exactly the preset's settings (the A/B cells of the validation runs, whatever they were
-    named), else ``default``."""
+    whose recorded config is ``wanted`` (the preset's, ignoring runtime keys; the A/B cells of the
+    validation runs, whatever they were named), else ``default``."""
     import json
 
     from surf_bench.results import config_differences
-    from surf_bench.runner import CellRequest, resolve_cell
 
-    wanted = resolve_cell(CellRequest(method, dataset, preset, seed, overrides=dict(extra))).cfg.to_dict()
     folders = sorted((out / dataset / method / preset).glob(f"*/seed{seed}/metrics.valid.json"),
                      key=lambda p: p.parent.parent.name != "default")
     for score in folders:
@@ -58,11 +56,12 @@ def grid(dataset: str, methods: list[str], steps: list[int], seeds: list[int], p
     settings = {"train.threads": 1, **extra}
 
     def variants(method: str) -> dict:
-        own = resolve_cell(CellRequest(method, dataset, preset, overrides=dict(extra))).cfg.train.steps
+        cfg = resolve_cell(CellRequest(method, dataset, preset, seeds[0], overrides=dict(settings))).cfg
+        own = cfg.train.steps
         rows = {}
         for n in steps:
             if n == own:
-                rows[own_budget_variant(out, dataset, method, preset, seeds[0], settings)] = {}
+                rows[own_budget_variant(out, dataset, method, preset, seeds[0], cfg.to_dict())] = {}
             else:
                 rows[f"steps{n}"] = {"train.steps": n}
         return rows

@@ -53,8 +53,7 @@ class MNIST2Mini(DatasetAdapter):
     def _images() -> tuple[torch.Tensor, torch.Tensor]:
         table = mnist_table()
         pixels, labels = table[:, :-1], table[:, -1]
-        return (torch.from_numpy(pixels).float().div(255.0).reshape(-1, 1, 28, 28),
-                torch.from_numpy(labels.astype("int64")).long())
+        return torch.from_numpy(pixels).float().div(255.0).reshape(-1, 1, 28, 28), torch.from_numpy(labels)
 
     def open(self, split: str, root: Path | None = None, seed: int = 0,
              dynamic_mixing: bool = False) -> ImageMixtureSplit:
