@@ -1,7 +1,9 @@
-"""Typed run configuration, presets (smoke / quick / paper) and ``--set key=value`` overrides.
+"""Typed run configuration, presets (smoke / short / quick / paper) and ``--set key=value`` overrides.
 
 Resolution order: preset for the dataset's modality -> the dataset's defaults for that preset ->
-the method's own defaults -> user overrides. The resolved config is hashed (sha256 of its
+the method's own defaults -> user overrides. A scaled preset (``short``) is another preset's whole
+resolution with every step count multiplied by a factor, then its own entries (docs/architecture.md,
+"Presets"). The resolved config is hashed (sha256 of its
 canonical JSON) and recorded with every result; a cell's folder is named by its variant
 (surf_bench.cells).
 """
@@ -16,7 +18,7 @@ from dataclasses import asdict, dataclass, field, fields
 from .errors import UsageError
 from .registry import did_you_mean
 
-PRESETS = ("smoke", "quick", "paper")
+PRESETS = ("smoke", "short", "quick", "paper")
 
 
 @dataclass
@@ -157,6 +159,35 @@ AUDIO_PRESETS: dict[str, dict] = {
 }
 
 
+# Scaled presets: the base preset's recipe (its table, the dataset's and the method's defaults for it,
+# so every choice validated there carries over) at another budget. Every step count (the keys
+# below) is multiplied by the modality's factor, then the preset's own entries apply.
+# short: the main job's default (`dvc repro` on 2 CPU cores in well under an hour; README, "Main
+# job"): quick with a fifth of the image steps and a twentieth of the audio steps (an audio step costs
+# 3-4 image steps; quick audio is no benchmark either), and fewer scored items.
+# Its figures show the pipeline and a first ordering, not a benchmark: the README's tables are quick.
+STEP_KEYS = ("train.steps", "train.warmup_steps", "unsup.teacher_warmup")
+SCALED_PRESETS: dict[str, dict] = {
+    "short": {
+        "base": "quick",
+        "scale": {"image": 0.2, "audio": 0.05},
+        "image": {"eval.n_items": 200, "flow.nfe_curve": (1, 2, 5), "eval.bootstrap": 500},
+        "audio": {"eval.n_items": 32, "eval.sdr_items": 16, "eval.pesq_items": 16, "flow.nfe_curve": (1, 5),
+                  "eval.bootstrap": 500},
+    },
+}
+
+
+def _scale_steps(config: RunConfig, factor: float) -> None:
+    """Multiply every step count by ``factor`` (rounded; a positive count stays >= 1)."""
+    for key in STEP_KEYS:
+        section, name = key.split(".")
+        obj = getattr(config, section)
+        value = getattr(obj, name)
+        if value > 0:
+            setattr(obj, name, max(1, round(value * factor)))
+
+
 def _field_types(section_cls) -> dict[str, type]:
     hints = typing.get_type_hints(section_cls)
     return {f.name: hints[f.name] for f in fields(section_cls)}
@@ -266,10 +297,17 @@ def resolve(preset: str, modality: str, method_defaults: dict | None = None,
     if preset not in PRESETS:
         raise UsageError(f"unknown preset '{preset}'.{did_you_mean(preset, PRESETS)} Valid: {', '.join(PRESETS)}")
     table = IMAGE_PRESETS if modality == "image" else AUDIO_PRESETS
+    scaled = SCALED_PRESETS.get(preset)
+    base = scaled["base"] if scaled else preset
     config = RunConfig()
-    apply_overrides(config, table[preset])
-    apply_overrides(config, (dataset_defaults or {}).get(preset, {}))
-    apply_overrides(config, (method_defaults or {}).get(preset, {}))
+    apply_overrides(config, table[base])
+    apply_overrides(config, (dataset_defaults or {}).get(base, {}))
+    apply_overrides(config, (method_defaults or {}).get(base, {}))
+    if scaled:
+        _scale_steps(config, scaled["scale"][modality])
+        apply_overrides(config, scaled[modality])
+        apply_overrides(config, (dataset_defaults or {}).get(preset, {}))
+        apply_overrides(config, (method_defaults or {}).get(preset, {}))
     apply_overrides(config, overrides or {})
     return validate(config)
 

@@ -44,3 +44,25 @@ def test_config_hash_changes_with_content():
     b = config.resolve("smoke", "image", overrides={"train.steps": "41"})
     assert a.hash() != b.hash() and a.hash() == config.resolve("smoke", "image").hash()
     assert config.from_dict(a.to_dict()).hash() == a.hash()
+
+
+def test_short_is_quicks_recipe_with_its_steps_scaled_before_the_users_overrides():
+    from surf_bench import registry
+
+    for method, modality, dataset in (("surf_sr", "image", "mnist2-mini"), ("floss", "audio", "speech2-mini")):
+        cls, adapter = registry.get_method(method), registry.get_dataset(dataset)
+        args = (modality, cls.preset_defaults, adapter.preset_defaults)
+        short, quick = config.resolve("short", *args), config.resolve("quick", *args)
+        factor = config.SCALED_PRESETS["short"]["scale"][modality]
+        assert short.train.steps == round(quick.train.steps * factor) < quick.train.steps
+        assert short.train.warmup_steps == round(quick.train.warmup_steps * factor)
+        # every choice made at quick carries over (t sampling, EMA decay, width, learning rate)
+        for section, key in (("flow", "t_dist"), ("flow", "t0_prob"), ("unsup", "ema_decay"), ("net", "channels"),
+                             ("train", "lr")):
+            assert getattr(getattr(short, section), key) == getattr(getattr(quick, section), key)
+        assert short.eval.n_items < quick.eval.n_items
+        assert config.resolve("short", *args, overrides={"train.steps": "700"}).train.steps == 700  # not scaled
+    # the method's own quick budget is scaled too (remixers fine-tune for half of mixit's steps)
+    remixit = registry.get_method("remixit").preset_defaults
+    assert config.resolve("short", "image", remixit).train.steps == 300
+    assert config.resolve("short", "image", {"short": {"train.steps": 5}}).train.steps == 5  # own entries last
