@@ -66,3 +66,12 @@ def test_short_is_quicks_recipe_with_its_steps_scaled_before_the_users_overrides
     remixit = registry.get_method("remixit").preset_defaults
     assert config.resolve("short", "image", remixit).train.steps == 300
     assert config.resolve("short", "image", {"short": {"train.steps": 5}}).train.steps == 5  # own entries last
+
+
+def test_long_is_quick_at_four_times_the_steps():
+    from surf_bench import registry
+
+    cls = registry.get_method("surf_rm")
+    long, quick = (config.resolve(p, "image", cls.preset_defaults) for p in ("long", "quick"))
+    assert long.train.steps == 4 * quick.train.steps and long.unsup.ema_decay == quick.unsup.ema_decay
+    assert long.eval.n_items == quick.eval.n_items
