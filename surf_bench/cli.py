@@ -18,6 +18,7 @@ from pathlib import Path
 import typer
 
 from . import registry
+from .config import PRESETS
 from .errors import SurfBenchError, UsageError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -82,7 +83,7 @@ def fetch(
 def run(
     method: str | None = typer.Option(None, "--method", "-m", help="Method name (see `surf-bench methods`)."),
     dataset: str | None = typer.Option(None, "--dataset", "-d", help="Dataset name (see `surf-bench datasets`)."),
-    preset: str = typer.Option("quick", "--preset", "-p", help="smoke | short | quick | long | paper"),
+    preset: str = typer.Option("quick", "--preset", "-p", help=" | ".join(PRESETS)),
     seed: int = typer.Option(0, "--seed", help="Seed of the cell (init, data order, noise)."),
     set_: list[str] | None = typer.Option(None, "--set",
                                           help="Config override key=value, e.g. train.steps=500"),
@@ -239,7 +240,7 @@ def table(
 def tune(
     method: str = typer.Option(..., "--method", "-m", help="Method to tune (e.g. surf_rm)."),
     dataset: str = typer.Option(..., "--dataset", "-d", help="Dataset (its validation split is scored)."),
-    preset: str = typer.Option("quick", "--preset", "-p", help="smoke | short | quick | long | paper"),
+    preset: str = typer.Option("quick", "--preset", "-p", help=" | ".join(PRESETS)),
     seed: int = typer.Option(0, "--seed", help="Seed of every trial's cell."),
     trials: int = typer.Option(12, "--trials", help="Trials of the whole study (complete or pruned)."),
     workers: int = typer.Option(1, "--workers", help="Worker processes on the study, each with its share of "

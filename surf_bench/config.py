@@ -177,7 +177,7 @@ SCALED_PRESETS: dict[str, dict] = {
         "audio": {"eval.n_items": 32, "eval.sdr_items": 16, "eval.pesq_items": 16, "flow.nfe_curve": (1, 5),
                   "eval.bootstrap": 500},
     },
-    "long": {"base": "quick", "scale": {"image": 4.0, "audio": 4.0}, "image": {}, "audio": {}},
+    "long": {"base": "quick", "scale": {"image": 4.0, "audio": 4.0}},
 }
 
 
@@ -308,7 +308,7 @@ def resolve(preset: str, modality: str, method_defaults: dict | None = None,
     apply_overrides(config, (method_defaults or {}).get(base, {}))
     if scaled:
         _scale_steps(config, scaled["scale"][modality])
-        apply_overrides(config, scaled[modality])
+        apply_overrides(config, scaled.get(modality, {}))
         apply_overrides(config, (dataset_defaults or {}).get(preset, {}))
         apply_overrides(config, (method_defaults or {}).get(preset, {}))
     apply_overrides(config, overrides or {})
