@@ -40,19 +40,16 @@ class RangeHandler(http.server.BaseHTTPRequestHandler):
     served = []
 
     def do_GET(self):  # noqa: N802 (http.server's name)
-        start = 0
         header = self.headers.get("Range")
+        start = int(header.split("=")[1].split("-")[0]) if header else 0
+        RangeHandler.served.append(start)  # before the body: the client may return once it has read it
+        self.send_response(206 if header else 200)
         if header:
-            start = int(header.split("=")[1].split("-")[0])
-            self.send_response(206)
             self.send_header("Content-Range", f"bytes {start}-{len(PAYLOAD) - 1}/{len(PAYLOAD)}")
-        else:
-            self.send_response(200)
         body = PAYLOAD[start:]
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
-        RangeHandler.served.append(start)
 
     def log_message(self, *args):
         pass
