@@ -360,6 +360,20 @@ def curves(
     typer.echo(f"{len(frame)} curve points written to {out}")
 
 
+@app.command("archive")
+def archive(
+    root: Path = typer.Option(Path("results"), "--root", help="Results root to read."),
+    to: Path = typer.Option(..., "--to", help="Archive folder (for example benchmarks/results/cells)."),
+):
+    """Copy every finished cell's scores (metrics, per-item rows, training log; no weights) to a folder
+    to commit; an archived score is never overwritten."""
+    from .archive import archive_scores
+
+    report = archive_scores(root, to)
+    typer.echo(f"{report.cells} cell(s): {len(report.copied)} file(s) archived to {to}, "
+               f"{len(report.unchanged)} already there")
+
+
 @app.command("prepare")
 def prepare(
     dataset: str = typer.Argument(..., help="Dataset name (see `surf-bench datasets`)."),

@@ -1,0 +1,67 @@
+"""Keep a results root's scores in a folder small enough to commit (docs/architecture.md, "Results").
+
+A finished cell's scores are what every table, curve and the budget study read: ``metrics*.json``,
+their per-item rows ``items*.csv`` and the training curve ``train_log.csv``. ``archive_scores``
+copies exactly those files of every cell that has a score, under the same relative path, so
+``surf-bench table --root ARCHIVE`` and ``benchmarks/budget_study.py --summarise --out ARCHIVE``
+rebuild their figures from the archive alone (no weights, checkpoints or locks: a few tens of kB a
+cell). Runs on machines that do not keep their results folder add up this way across sessions.
+
+An archived score is never overwritten: a file that is already there with the same bytes is
+skipped; one with other bytes stops the whole archive before anything is copied.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import SurfBenchError
+from .results import atomic_write_bytes
+
+SCORE_FILES = ("metrics*.json", "items*.csv", "train_log.csv")
+
+
+@dataclass
+class ArchiveReport:
+    copied: list[Path] = field(default_factory=list)
+    unchanged: list[Path] = field(default_factory=list)
+    cells: int = 0
+
+
+def score_files(root: Path) -> list[Path]:
+    """The score files of every cell under ``root`` that has at least one score (``metrics*.json``)."""
+    cells = sorted({path.parent for path in Path(root).rglob("metrics*.json")})
+    return [path for cell in cells for pattern in SCORE_FILES for path in sorted(cell.glob(pattern))]
+
+
+def archive_scores(root: Path, to: Path) -> ArchiveReport:
+    """Copy the score files under ``root`` to the same relative paths under ``to``.
+
+    Raises ``SurfBenchError`` (and copies nothing) when an archived file differs from its source."""
+    root, to = Path(root), Path(to)
+    if not root.is_dir():
+        raise SurfBenchError(f"no results folder {root}; pass the --root that `surf-bench run --out` wrote to")
+    if to.resolve() == root.resolve() or root.resolve() in to.resolve().parents:
+        raise SurfBenchError(f"the archive {to} must lie outside the results folder {root}")
+    files = score_files(root)
+    report = ArchiveReport(cells=len({path.parent for path in files}))
+    pending, conflicts = [], []
+    for source in files:
+        target = to / source.relative_to(root)
+        data = source.read_bytes()
+        if not target.exists():
+            pending.append((target, data))
+        elif target.read_bytes() == data:
+            report.unchanged.append(target)
+        else:
+            conflicts.append(target)
+    if conflicts:
+        raise SurfBenchError(f"{len(conflicts)} archived score file(s) differ from {root}, first {conflicts[0]}; "
+                             "the archive keeps finished scores: archive into another folder, or delete the "
+                             "archived cell by hand if the new run replaces it")
+    for target, data in pending:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(target, data)
+        report.copied.append(target)
+    return report
