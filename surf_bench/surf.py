@@ -20,10 +20,11 @@ from .remix import Remix
 # quick: fine-tune the 3000-step mixit cell for 1500 steps. Validation A/B on surf_rm
 # (benchmarks/params/ab_mnist2_mini_quick.yaml, seed 0, valid PSNR at NFE 5, remix error in brackets):
 # EMA 0.999/step 18.34 dB [-9.82] vs 0.99/step 18.02 [-9.63]; t ~ beta_low + 20% at t = 0 18.34 vs
-# uniform 16.40 [-8.06]; teacher NFE 1 18.34 vs NFE 2 17.72 [-9.52] and NFE 5 17.73 [-9.44] after a
-# 500-step warm-up: at this budget the multi-step teacher is worse, so quick keeps NFE 1. surf_sr
-# shares these values but its EMA (methods/surf_sr.py); its own t-sampling A/B: uniform 16.42 dB
-# against 18.22 (at EMA 0.999).
+# beta_low alone 17.13 [-8.77], uniform + 20% at t = 0 17.78 [-9.52] and uniform 16.40 [-8.06] (the
+# options floss got); the MixIT start with all slots 18.34 vs top-K 16.65 [-8.68]; teacher NFE 1 18.34 vs
+# NFE 2 17.72 [-9.52] and NFE 5 17.73 [-9.44] after a 500-step warm-up: at this budget the multi-step
+# teacher is worse for surf_rm, so the shared quick default keeps NFE 1. surf_sr shares these values
+# but its EMA and teacher, where its own A/B of the same grids picked otherwise (methods/surf_sr.py).
 # paper: the teacher samples its flow with 5 Euler steps once the student has had 10k steps (of 200k)
 # of the one-step teacher to learn t > 0 (the MixIT start never trained at t > 0); not yet validated
 # at this scale (the quick A/B measures teacher NFE 1 / 2 / 5).
