@@ -43,7 +43,22 @@ def package_versions() -> dict:
     return out
 
 
+def cpu_model() -> str:
+    """The CPU's model name (Linux /proc/cpuinfo; else the platform's processor or machine)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def device_description(device: str) -> str:
+    """The device a cell ran on. On CPU also the kernels' instruction set (torch's CPU capability, e.g.
+    AVX2 / AVX512): the same seed and code on another instruction set rounds differently, so training
+    diverges like another seed would (docs/architecture.md, "Results")."""
     if device.startswith("cuda") and torch.cuda.is_available():
         return f"cuda:{torch.cuda.get_device_name(torch.device(device))}"
-    return f"cpu:{platform.processor() or platform.machine()} x{torch.get_num_threads()} threads"
+    capability = torch.backends.cpu.get_cpu_capability()
+    return f"cpu:{cpu_model()} ({capability}) x{torch.get_num_threads()} threads"

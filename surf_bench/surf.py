@@ -24,7 +24,9 @@ from .remix import Remix
 # options floss got); the MixIT start with all slots 18.34 vs top-K 16.65 [-8.68]; teacher NFE 1 18.34 vs
 # NFE 2 17.72 [-9.52] and NFE 5 17.73 [-9.44] after a 500-step warm-up: at this budget the multi-step
 # teacher is worse for surf_rm, so the shared quick default keeps NFE 1. surf_sr shares these values
-# but its EMA and teacher, where its own A/B of the same grids picked otherwise (methods/surf_sr.py).
+# but its EMA (methods/surf_sr.py). The options t-beta-low-only, t-uniform-t0 and top-K ran on another
+# machine (2026-12-02) than the rest, where the default itself scored 17.77: against that same-machine
+# figure, uniform + 20% at t = 0 (17.78) ties and the others lose (README, "Protocol": run-to-run spread).
 # paper: the teacher samples its flow with 5 Euler steps once the student has had 10k steps (of 200k)
 # of the one-step teacher to learn t > 0 (the MixIT start never trained at t > 0); not yet validated
 # at this scale (the quick A/B measures teacher NFE 1 / 2 / 5).
