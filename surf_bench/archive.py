@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import SurfBenchError
-from .results import atomic_write_bytes
+from .results import atomic_write_bytes, score_records
 
 SCORE_FILES = ("metrics*.json", "items*.csv", "train_log.csv")
 
@@ -30,8 +30,8 @@ class ArchiveReport:
 
 
 def score_files(root: Path) -> list[Path]:
-    """The score files of every cell under ``root`` that has at least one score (``metrics*.json``)."""
-    cells = sorted({path.parent for path in Path(root).rglob("metrics*.json")})
+    """The score files of every cell under ``root`` that has a score ``results.collect`` reads."""
+    cells = sorted({path.parent for path, _ in score_records(root)})
     return [path for cell in cells for pattern in SCORE_FILES for path in sorted(cell.glob(pattern))]
 
 
@@ -49,10 +49,9 @@ def archive_scores(root: Path, to: Path) -> ArchiveReport:
     pending, conflicts = [], []
     for source in files:
         target = to / source.relative_to(root)
-        data = source.read_bytes()
         if not target.exists():
-            pending.append((target, data))
-        elif target.read_bytes() == data:
+            pending.append((source, target))
+        elif target.read_bytes() == source.read_bytes():
             report.unchanged.append(target)
         else:
             conflicts.append(target)
@@ -60,8 +59,7 @@ def archive_scores(root: Path, to: Path) -> ArchiveReport:
         raise SurfBenchError(f"{len(conflicts)} archived score file(s) differ from {root}, first {conflicts[0]}; "
                              "the archive keeps finished scores: archive into another folder, or delete the "
                              "archived cell by hand if the new run replaces it")
-    for target, data in pending:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(target, data)
+    for source, target in pending:
+        atomic_write_bytes(target, source.read_bytes())
         report.copied.append(target)
     return report

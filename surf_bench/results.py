@@ -249,7 +249,7 @@ COLUMNS = ["dataset", "method", "preset", "variant", "seed", "split", "metric", 
            "n_items", "config_hash", "train_mixtures", "train_seconds", "wall_seconds", "remix_error_db", "path"]
 
 
-def _score_records(root: Path):
+def score_records(root: Path):
     """(path, record) of every readable score file (metrics.json, metrics.<split>.json) under root."""
     for path in sorted(Path(root).rglob("metrics*.json")):
         if path.name != "metrics.json" and not (path.name.startswith("metrics.") and path.name.count(".") == 2):
@@ -271,7 +271,7 @@ def collect(root: Path = Path("results")):
     from .metrics import catalog
 
     rows = []
-    for path, record in _score_records(root):
+    for path, record in score_records(root):
         prov = record.get("provenance") or {}
         train = record.get("train") or {}
         split = record.get("split") or ("test" if path.name == "metrics.json" else path.name.split(".")[1])
@@ -304,7 +304,7 @@ def collect_curves(root: Path = Path("results")):
     import pandas as pd
 
     rows = []
-    for _, record in _score_records(root):
+    for _, record in score_records(root):
         split = record.get("split") or "test"
         for point in record.get("nfe_curve") or []:
             for name, value in point.items():
