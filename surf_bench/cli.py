@@ -374,6 +374,26 @@ def archive(
                f"{len(report.unchanged)} already there")
 
 
+@app.command("compare")
+def compare_cells(
+    a: Path = typer.Argument(..., help="Cell folder (.../<variant>/seed0) or variant folder (its seeds)."),
+    b: Path = typer.Argument(..., help="The cell or variant folder it is compared with."),
+    split: str = typer.Option("valid", "--split", help="test | valid: the scores compared."),
+    metric: str | None = typer.Option(None, "--metric", help="Per-item metric (default: the headline)."),
+    fmt: str = typer.Option("text", "--format", help="text | json"),
+):
+    """Paired difference a - b on the same items, with a paired bootstrap 95% interval: how an A/B,
+    a lever or a budget point is read (a gain inside the run-to-run spread is a tie)."""
+    import json
+
+    from .compare import compare
+
+    if fmt not in ("text", "json"):
+        raise UsageError(f"--format {fmt!r}: valid: text, json")
+    result = compare(a, b, split, metric)
+    typer.echo(json.dumps(result.to_dict()) if fmt == "json" else result.line(str(a), str(b)))
+
+
 @app.command("prepare")
 def prepare(
     dataset: str = typer.Argument(..., help="Dataset name (see `surf-bench datasets`)."),

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .compare import paired_items, score_files
 from .metrics import catalog
 from .metrics.aggregate import bootstrap_ci
 
@@ -151,6 +152,11 @@ def leaderboard(frame: pd.DataFrame, table: str = "main", split: str = "test",
     return out.reset_index(drop=True)
 
 
+def _items_path(frame: pd.DataFrame, method: str, seed: int, items_file: str) -> Path:
+    """The per-item file of ``method``'s cell of ``seed`` among ``frame``'s score records."""
+    return Path(frame[(frame["method"] == method) & (frame["seed"] == seed)]["path"].iloc[0]).parent / items_file
+
+
 def paired(root: Path, frame: pd.DataFrame, split: str = "test", variant: str | None = "default",
            n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
     """Mean per-item difference (a - b) of the headline metric on the same items, with a paired
@@ -158,25 +164,20 @@ def paired(root: Path, frame: pd.DataFrame, split: str = "test", variant: str | 
     frame = frame[(frame["split"] == split) & frame["headline"].astype(bool)]
     if variant is not None:
         frame = frame[frame["variant"] == variant]
-    items_file = "items.csv" if split == "test" else f"items.{split}.csv"
+    _, items_file = score_files(split)
     rows = []
     for dataset in sorted(frame["dataset"].unique()):
         sub = frame[frame["dataset"] == dataset]
         metric = sub["metric"].iloc[0]
         for a, b in PAIRED:
-            diffs = []
-            for s in sorted(set(sub.loc[sub["method"] == a, "seed"]) & set(sub.loc[sub["method"] == b, "seed"])):
-                pa = Path(sub[(sub["method"] == a) & (sub["seed"] == s)]["path"].iloc[0]).parent / items_file
-                pb = Path(sub[(sub["method"] == b) & (sub["seed"] == s)]["path"].iloc[0]).parent / items_file
-                ia, ib = pd.read_csv(pa), pd.read_csv(pb)
-                merged = ia[["item", metric]].merge(ib[["item", metric]], on="item", suffixes=("_a", "_b"))
-                diffs.append((merged[f"{metric}_a"] - merged[f"{metric}_b"]).to_numpy(float))
-            if not diffs:
+            seeds = sorted(set(sub.loc[sub["method"] == a, "seed"]) & set(sub.loc[sub["method"] == b, "seed"]))
+            pairs = [(_items_path(sub, a, s, items_file), _items_path(sub, b, s, items_file)) for s in seeds]
+            if not pairs:
                 continue
-            d = np.concatenate(diffs)
+            d = paired_items(pairs, metric)
             low, high = bootstrap_ci(d, n_boot, seed)
             rows.append({"dataset": dataset, "metric": metric, "a": a, "b": b, "mean_diff": float(np.nanmean(d)),
-                         "low": low, "high": high, "items": int(np.isfinite(d).sum()), "seeds": len(diffs),
+                         "low": low, "high": high, "items": int(np.isfinite(d).sum()), "seeds": len(pairs),
                          "a_better_share": float(np.mean(d > 0)) if catalog.metric(metric).higher_is_better
                          else float(np.mean(d < 0))})
     return pd.DataFrame(rows, columns=["dataset", "metric", "a", "b", "mean_diff", "low", "high", "items", "seeds",
