@@ -4,6 +4,7 @@ a figure. Where do flows overtake regression, if they do?
     python benchmarks/budget_study.py --dataset mnist2-mini --steps 1500,3000,6000,12000 \\
         --methods pit,floss,remixit,self_remixing,surf_rm,surf_sr --parallel 2 --out results/budget
     python benchmarks/budget_study.py ... --summarise        # only read the finished cells
+    python benchmarks/budget_study.py ... --summarise --out benchmarks/results/cells --figures benchmarks/results
 
 Every point is its own cell (variant ``steps<N>``, ``train.steps=N``, so its warm-up and cosine
 schedule span its own budget; at the preset's own budget the cell of the validation A/B runs in
@@ -167,6 +168,9 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], help="extra setting of every cell, key=value")
     parser.add_argument("--out", type=Path, default=Path("results/budget"))
     parser.add_argument("--summarise", action="store_true")
+    parser.add_argument("--figures", type=Path, default=None,
+                        help="folder for the CSV and PNG (default: --out); e.g. benchmarks/results with "
+                             "--out benchmarks/results/cells to rebuild the committed curves from the archive")
     args = parser.parse_args()
     from surf_bench.config import parse_set_options
 
@@ -174,22 +178,24 @@ def main() -> None:
     steps = [int(n) for n in args.steps.split(",")]
     params = grid(args.dataset, methods, steps, [int(s) for s in args.seeds.split(",")], args.preset, args.out,
                   parse_set_options(args.set))
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"budget_{args.dataset}.yaml"
-    path.write_text(yaml.safe_dump(params, sort_keys=False))
-    if not args.summarise:
+    if not args.summarise:  # the grid as a params file, launched; --summarise only reads (an archive too)
+        args.out.mkdir(parents=True, exist_ok=True)
+        path = args.out / f"budget_{args.dataset}.yaml"
+        path.write_text(yaml.safe_dump(params, sort_keys=False))
         subprocess.run([sys.executable, "-m", "surf_bench", "launch", "--params", str(path), "--executor", "local",
                         "--max-parallel", str(args.parallel)], check=False)
     rows = summarise(args.out, args.dataset, params["variants"], args.preset)
     if rows.empty:
         print("no finished cell yet")
         return
-    rows.to_csv(args.out / f"budget_{args.dataset}.csv", index=False)
+    figures = args.figures or args.out
+    figures.mkdir(parents=True, exist_ok=True)
+    rows.to_csv(figures / f"budget_{args.dataset}.csv", index=False)
     print(rows.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     for line in crossings(rows):
         print(line)
-    figure(rows, args.out / f"budget_{args.dataset}.png", args.dataset)
-    print(f"figure: {args.out / f'budget_{args.dataset}.png'}")
+    figure(rows, figures / f"budget_{args.dataset}.png", args.dataset)
+    print(f"figure: {figures / f'budget_{args.dataset}.png'}")
 
 
 if __name__ == "__main__":
