@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .cells import check_split_name
+from .cells import check_split_name, items_name, metrics_name
 from .errors import UsageError
 from .metrics import catalog
 from .metrics.aggregate import bootstrap_ci
@@ -26,20 +26,26 @@ from .results import load_json
 
 
 def score_files(split: str) -> tuple[str, str]:
-    """(metrics file, per-item file) of a split: test -> metrics.json, items.csv; other -> *.<split>.*."""
+    """(metrics file, per-item file) of a split (cells.metrics_name, cells.items_name)."""
     check_split_name(split)
-    return ("metrics.json", "items.csv") if split == "test" else (f"metrics.{split}.json", f"items.{split}.csv")
+    return metrics_name(split), items_name(split)
+
+
+def merged_items(pairs: list[tuple[Path, Path]], metric: str) -> list[pd.DataFrame]:
+    """Per (items file a, items file b) pair: the items both scored, matched by item id, with
+    columns ``<metric>_a`` and ``<metric>_b``."""
+    return [_read_items(a, metric).merge(_read_items(b, metric), on="item", suffixes=("_a", "_b"))
+            for a, b in pairs]
 
 
 def paired_items(pairs: list[tuple[Path, Path]], metric: str) -> np.ndarray:
-    """The per-item differences a - b of ``metric`` over every (items file a, items file b) pair,
-    matched by item id (items only one side scored are left out)."""
-    diffs = []
-    for path_a, path_b in pairs:
-        a, b = _read_items(path_a, metric), _read_items(path_b, metric)
-        merged = a.merge(b, on="item", suffixes=("_a", "_b"))
-        diffs.append((merged[f"{metric}_a"] - merged[f"{metric}_b"]).to_numpy(float))
-    return np.concatenate(diffs) if diffs else np.array([])
+    """The per-item differences a - b of ``metric`` over every pair (``merged_items``)."""
+    merged = merged_items(pairs, metric)
+    return np.concatenate([_differences(m, metric) for m in merged]) if merged else np.array([])
+
+
+def _differences(merged: pd.DataFrame, metric: str) -> np.ndarray:
+    return (merged[f"{metric}_a"] - merged[f"{metric}_b"]).to_numpy(float)
 
 
 def _read_items(path: Path, metric: str) -> pd.DataFrame:
@@ -106,11 +112,10 @@ def compare(a: Path, b: Path, split: str = "valid", metric: str | None = None, n
                          "items need the same dataset")
     metric = metric or catalog.headline(first_a.get("modality", "image"))
     pairs = [(seeds_a[s] / items_file, seeds_b[s] / items_file) for s in common]
-    both = [(_read_items(pa, metric), _read_items(pb, metric)) for pa, pb in pairs]
-    merged = [x.merge(y, on="item", suffixes=("_a", "_b")) for x, y in both]
+    merged = merged_items(pairs, metric)
     if sum(len(m) for m in merged) == 0:
         raise UsageError(f"{a} and {b} scored no common item; score both on the same split of the same data")
-    d = paired_items(pairs, metric)
+    d = np.concatenate([_differences(m, metric) for m in merged])
     finite = np.isfinite(d)
     low, high = bootstrap_ci(d, n_boot, seed)
     higher = catalog.metric(metric).higher_is_better if metric in {m.name for m in catalog.METRICS} else True
