@@ -165,9 +165,9 @@ AUDIO_PRESETS: dict[str, dict] = {
 # job"): quick with a fifth of the image steps and a twentieth of the audio steps (an audio step costs
 # 3-4 image steps; quick audio is no benchmark either), and fewer scored items.
 # Its figures show the pipeline and a first ordering, not a benchmark: the README's tables are quick.
-# long: quick at 4x its steps (the budget study's longest CPU point, issue "flows against
-# regression"; about an hour per image cell and up to 2 h per audio cell at one thread). Not yet
-# measured as a table.
+# long: quick at 4x its steps (issue "flows against regression"; 20-40 min per mnist2-mini cell
+# and up to 2 h per audio cell at one thread). Its mnist2-mini table (README, "The `long` table"):
+# floss beats pit on validation and test, SURF does not yet beat its regression twins.
 STEP_KEYS = ("train.steps", "train.warmup_steps", "unsup.teacher_warmup")
 SCALED_PRESETS: dict[str, dict] = {
     "short": {
