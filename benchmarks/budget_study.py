@@ -81,7 +81,7 @@ def _steps(frame: pd.DataFrame) -> pd.Series:
 def summarise(out: Path, dataset: str, variants: dict[str, dict], preset: str) -> pd.DataFrame:
     """One row per method and budget: the validation headline (mean over seeds), and for flows the
     value at their best NFE and at NFE 1. ``variants``: the grid's variants per method."""
-    from surf_bench.results import collect, collect_curves
+    from surf_bench.results import collect, collect_curves, curves_of_cells
 
     frame = collect(out)
     study = pd.Series([v in variants.get(m, {}) for m, v in zip(frame["method"], frame["variant"], strict=True)],
@@ -97,10 +97,8 @@ def summarise(out: Path, dataset: str, variants: dict[str, dict], preset: str) -
                                                   train_s=("train_seconds", "mean")).reset_index()
     curves = collect_curves(out)
     if not curves.empty:
-        curves = curves[(curves["split"] == "valid") & (curves["dataset"] == dataset)
-                        & curves["metric"].isin(rows["metric"])]
-        keys = pd.MultiIndex.from_frame(curves[["method", "variant", "seed"]])
-        curves = curves[keys.isin(cell_steps.index)]
+        curves = curves[(curves["split"] == "valid") & curves["metric"].isin(rows["metric"])]
+        curves = curves_of_cells(curves, frame)  # the study's cells of this preset only
     if not curves.empty:
         keys = pd.MultiIndex.from_frame(curves[["method", "variant", "seed"]])
         curves = curves.assign(steps=cell_steps.reindex(keys).to_numpy())

@@ -89,7 +89,7 @@ def _separations(cells: pd.DataFrame, notes: list[str], device: str) -> str:
 
 def _nfe_curves(root: Path, cells: pd.DataFrame, split: str) -> str:
     from .metrics import catalog
-    from .results import collect_curves
+    from .results import collect_curves, curves_of_cells
 
     curves = collect_curves(root)
     if curves.empty:
@@ -102,8 +102,7 @@ def _nfe_curves(root: Path, cells: pd.DataFrame, split: str) -> str:
             continue
         headline = catalog.headline(modality.iloc[0])
         sub = sub[sub["metric"] == headline]
-        wanted = cells[(cells["dataset"] == dataset)][["method", "variant", "seed"]]
-        sub = sub.merge(wanted, on=["method", "variant", "seed"])
+        sub = curves_of_cells(sub, cells)
         if sub.empty or not paths:
             continue
 

@@ -315,3 +315,12 @@ def collect_curves(root: Path = Path("results")):
                                  "metric": name, "value": value})
     return pd.DataFrame(rows, columns=["dataset", "method", "preset", "variant", "seed", "split", "nfe", "metric",
                                        "value"])
+
+
+CELL_KEY = ["dataset", "method", "preset", "variant", "seed"]
+
+
+def curves_of_cells(curves, cells):
+    """The rows of ``curves`` (``collect_curves``) that belong to ``cells`` (any frame with the
+    ``CELL_KEY`` columns). The preset is part of the key: presets reuse variant names ('default')."""
+    return curves.merge(cells[CELL_KEY].drop_duplicates(), on=CELL_KEY)
