@@ -167,7 +167,8 @@ AUDIO_PRESETS: dict[str, dict] = {
 # Its figures show the pipeline and a first ordering, not a benchmark: the README's tables are quick.
 # long: quick at 4x its steps (issue "flows against regression"; 20-40 min per mnist2-mini cell
 # and up to 2 h per audio cell at one thread). Its mnist2-mini table (README, "The `long` table"):
-# floss beats pit on validation and test, SURF does not yet beat its regression twins.
+# floss beats pit on validation and test (2 seeds), SURF does not yet beat its regression twins
+# (nor up to 24,000 remixing steps: README, "The budget study").
 STEP_KEYS = ("train.steps", "train.warmup_steps", "unsup.teacher_warmup")
 SCALED_PRESETS: dict[str, dict] = {
     "short": {
