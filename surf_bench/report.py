@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import figures, table
+from .results import CELL_KEY
 
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:1.5em auto;max-width:1400px;color:#222}
@@ -54,7 +55,7 @@ def _figure_png(draw) -> str:
 
 def _cells(frame: pd.DataFrame) -> pd.DataFrame:
     """One row per scored cell (its folder), in table order."""
-    cells = frame.drop_duplicates("path")[["dataset", "method", "preset", "variant", "seed", "path", "modality"]]
+    cells = frame.drop_duplicates("path")[[*CELL_KEY, "path", "modality"]]
     cells = cells.assign(folder=cells["path"].map(lambda p: str(Path(p).parent)))
     order = {m: i for i, m in enumerate(table.METHOD_ORDER)}
     cells = cells.assign(_o=cells["method"].map(lambda m: order.get(m, 99)))

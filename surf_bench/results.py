@@ -244,7 +244,8 @@ def load_json(path: Path) -> dict:
 
 
 # --- the one reader of results ----------------------------------------------------------------
-COLUMNS = ["dataset", "method", "preset", "variant", "seed", "split", "metric", "mean", "ci_low", "ci_high",
+CELL_KEY = ["dataset", "method", "preset", "variant", "seed"]  # one cell; presets reuse variant names
+COLUMNS = [*CELL_KEY, "split", "metric", "mean", "ci_low", "ci_high",
            "baseline", "higher_is_better", "headline", "nfe", "supervised", "kind", "modality", "protocol",
            "n_items", "config_hash", "train_mixtures", "train_seconds", "wall_seconds", "remix_error_db", "path"]
 
@@ -313,11 +314,8 @@ def collect_curves(root: Path = Path("results")):
                                  "preset": record.get("preset"), "variant": record.get("variant"),
                                  "seed": record.get("seed"), "split": split, "nfe": point["nfe"],
                                  "metric": name, "value": value})
-    return pd.DataFrame(rows, columns=["dataset", "method", "preset", "variant", "seed", "split", "nfe", "metric",
-                                       "value"])
+    return pd.DataFrame(rows, columns=[*CELL_KEY, "split", "nfe", "metric", "value"])
 
-
-CELL_KEY = ["dataset", "method", "preset", "variant", "seed"]
 
 
 def curves_of_cells(curves, cells):
