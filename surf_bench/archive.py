@@ -8,13 +8,17 @@ rebuild their figures from the archive alone (no weights, checkpoints or locks: 
 cell). Runs on machines that do not keep their results folder add up this way across sessions.
 
 An archived score is never overwritten: a file that is already there with the same bytes is
-skipped; one with other bytes stops the whole archive before anything is copied.
+skipped (a ``train_log.csv`` also when only its wall-clock ``seconds`` column differs: the same
+training rerun on a faster machine, e.g. to add a validation score to a test-scored cell); one with
+other bytes stops the whole archive before anything is copied.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import pandas as pd
 
 from .errors import SurfBenchError
 from .results import atomic_write_bytes, score_records
@@ -35,6 +39,16 @@ def score_files(root: Path) -> list[Path]:
     return [path for cell in cells for pattern in SCORE_FILES for path in sorted(cell.glob(pattern))]
 
 
+def _same_score(source: Path, target: Path) -> bool:
+    """Same bytes, or for a training log the same rows once the wall-clock column is dropped."""
+    if target.read_bytes() == source.read_bytes():
+        return True
+    if source.name != "train_log.csv":
+        return False
+    without_time = [pd.read_csv(path).drop(columns="seconds", errors="ignore") for path in (source, target)]
+    return without_time[0].equals(without_time[1])
+
+
 def archive_scores(root: Path, to: Path) -> ArchiveReport:
     """Copy the score files under ``root`` to the same relative paths under ``to``.
 
@@ -51,7 +65,7 @@ def archive_scores(root: Path, to: Path) -> ArchiveReport:
         target = to / source.relative_to(root)
         if not target.exists():
             pending.append((source, target))
-        elif target.read_bytes() == source.read_bytes():
+        elif _same_score(source, target):
             report.unchanged.append(target)
         else:
             conflicts.append(target)

@@ -69,3 +69,21 @@ def test_cli_archive_and_its_errors(results, tmp_path):
         code, error = cli_main(["archive", *args])
         assert code != 0 and expect in error and "\n" not in error.strip()
     assert not (tmp_path / "x").exists() and not (results / "inside").exists()
+
+
+def test_a_rerun_that_differs_only_in_wall_time_adds_its_new_scores(results, tmp_path):
+    """The same training rerun faster (a new validation score) is archived; a changed loss is not."""
+    cell = results / "mnist2-mini" / "pit" / "quick" / "default" / "seed0"
+    log = pd.DataFrame({"step": [100, 200], "loss": [0.5, 0.4], "lr": [1e-3, 1e-4], "seconds": [30.0, 60.0]})
+    log.to_csv(cell / "train_log.csv", index=False)
+    archive = tmp_path / "archive"
+    archive_scores(results, archive)
+    log.assign(seconds=log["seconds"] / 3).to_csv(cell / "train_log.csv", index=False)
+    (cell / "metrics.valid.json").write_text((cell / "metrics.json").read_text())
+    report = archive_scores(results, archive)
+    kept = archive / cell.relative_to(results)
+    assert report.copied == [kept / "metrics.valid.json"]
+    assert pd.read_csv(kept / "train_log.csv")["seconds"].equals(log["seconds"])  # the archived log stays
+    log.assign(loss=log["loss"] + 1.0).to_csv(cell / "train_log.csv", index=False)
+    with pytest.raises(SurfBenchError, match="keeps finished scores"):
+        archive_scores(results, archive)
