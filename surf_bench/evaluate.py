@@ -23,6 +23,7 @@ from .data.base import SourceSplit, mixture_sum
 from .metrics import CORE, EXTRA, catalog, concat, per_item, resolve_protocol, score
 from .metrics.aggregate import aggregate, aggregate_fuss, bootstrap_ci
 from .metrics.fid import REFERENCE, FidSets
+from .metrics.oracle import REFERENCES, OracleReferences, OracleTally, summarise
 from .metrics.perceptual import MetricUnavailable, load_inception, load_lpips
 
 __all__ = ["evaluate", "aggregate", "bootstrap_ci", "DEFAULT_EXTRA_METRICS", "resolve_extra_metrics"]
@@ -32,6 +33,8 @@ DEFAULT_EXTRA_METRICS = {m.name: m.default_items for m in catalog.METRICS if m.i
 _LOGGED: set[str] = set()
 _NETWORKS: dict[tuple, object] = {}
 SET_METRICS = tuple(m.name for m in catalog.METRICS if m.level == "set")  # fid, fd_cls
+BAYES_SAMPLES = 128  # exact samples per mixture behind the Bayes estimate (Monte Carlo excess MSE ~ 1/128)
+SECOND_DRAW = 10_000_019  # offset of the evaluation seed of a method's second estimate (spread_ratio)
 
 
 def resolve_extra_metrics(modality: str, cfg, extra_metrics: dict | None, count: int) -> dict[str, int]:
@@ -137,6 +140,11 @@ def evaluate(method, split: SourceSplit, cfg, device: str, extra_metrics: dict |
     notes: Counter = Counter()
     raws = {nfe: [] for nfe in nfes}
     base_raws = []
+    # Datasets with an exact posterior (the oracle sets): reference rows and oracle metrics.
+    posterior = getattr(split, "exact_posterior", None)
+    oracle = OracleReferences(posterior(), BAYES_SAMPLES, cfg.eval.seed) if posterior else None
+    ref_raws = {name: [] for name in REFERENCES}
+    tallies = {key: OracleTally() for key in [*nfes, "mixture", "exact", *REFERENCES]}
     # Items of different lengths (full-length audio) are scored one by one: no padded tails.
     batch_size = 1 if None in tuple(spec.item_shape) else cfg.eval.batch_size
     for start in range(0, count, batch_size):
@@ -148,6 +156,15 @@ def evaluate(method, split: SourceSplit, cfg, device: str, extra_metrics: dict |
         counts_in = {name: max(0, limits[name] - start) for name in sets}
         labels = split.source_labels(index) if "cls" in models else None
         base_raws.append(score(spec, s_bar, refs, mix, extras, models, notes, labels))
+        if oracle is not None:
+            batch = oracle.batch(mix, start)
+            bayes, draws = batch["bayes"], batch["draws"]
+            for name, estimate in (("bayes_mean", bayes), ("posterior_sample", draws[2])):
+                ref_raws[name].append(score(spec, estimate, refs, mix))
+            tallies["bayes_mean"].add(bayes, None, refs, bayes)
+            tallies["posterior_sample"].add(draws[2], draws[3], refs, bayes)
+            tallies["exact"].add(draws[0], draws[1], refs, bayes)
+            tallies["mixture"].add(s_bar, None, refs, bayes)
         for name, image_sets in sets.items():
             if counts_in[name]:
                 image_sets.add(REFERENCE, refs[:counts_in[name]])
@@ -156,6 +173,9 @@ def evaluate(method, split: SourceSplit, cfg, device: str, extra_metrics: dict |
             # The same evaluation noise for every method and NFE: seeded per item block.
             generator = torch.Generator().manual_seed(cfg.eval.seed + start)
             est = method.separate(mix, nfe=nfe, generator=generator)
+            if oracle is not None:
+                again = torch.Generator().manual_seed(cfg.eval.seed + start + SECOND_DRAW)
+                tallies[nfe].add(est, method.separate(mix, nfe=nfe, generator=again), refs, bayes)
             raws[nfe].append(score(spec, est, refs, mix, extras if nfe == headline else None, models, notes,
                                    labels))
             for name, image_sets in sets.items():
@@ -170,6 +190,26 @@ def evaluate(method, split: SourceSplit, cfg, device: str, extra_metrics: dict |
     frame, base_frame = frame_of(raws[headline]), frame_of(base_raws)
     metrics, counts = _summary(frame, spec.modality, proto, per_item_extra, cfg.eval.bootstrap, spec.n_slots)
     baseline, _ = _summary(base_frame, spec.modality, proto, per_item_extra, cfg.eval.bootstrap, spec.n_slots)
+    references = {}
+    if oracle is not None:
+        anchor = np.concatenate(tallies["exact"].residual)
+
+        def oracle_of(key, n_boot=cfg.eval.bootstrap):
+            return summarise(tallies[key], tallies["bayes_mean"], tallies["exact"], anchor, n_boot)
+
+        metrics.update(oracle_of(headline))
+        baseline.update(oracle_of("mixture"))
+        for target, key in ((frame, headline), (base_frame, "mixture")):
+            for column, values in tallies[key].items().items():
+                target[column] = values
+        for name in REFERENCES:
+            ref_frame = frame_of(ref_raws[name])
+            references[name] = {**_summary(ref_frame, spec.modality, proto, [], cfg.eval.bootstrap, spec.n_slots)[0],
+                                **oracle_of(name)}
+            for column in ref_frame.columns.drop("item"):
+                frame[f"{column}_{name}"] = ref_frame[column].to_numpy()
+            for column, values in tallies[name].items().items():
+                frame[f"{column}_{name}"] = values
     for name in per_item_extra:
         counts[f"{name}_items"] = int(np.isfinite(frame[name]).sum()) if name in frame else 0
     for metric_name in [n for n in requested if n in SET_METRICS]:
@@ -189,12 +229,15 @@ def evaluate(method, split: SourceSplit, cfg, device: str, extra_metrics: dict |
         "missing": missing,
         "metric_notes": dict(notes),
         **({"evaluator": models["cls_record"]} if "cls_record" in models else {}),
+        **({"references": references} if references else {}),
         "items": frame.merge(base_frame, on="item", suffixes=("", "_mixture")),
     }
     if method.kind == "flow":
         curve = []
         for n in nfes:
             means, _ = _summary(frame_of(raws[n]), spec.modality, proto, [], 0, spec.n_slots)
+            if oracle is not None:
+                means.update(oracle_of(n, 0))
             curve.append({"nfe": n, **{k: v for k, v in means.items() if not k.endswith("_ci95")}})
         result["nfe_curve"] = curve
     return result

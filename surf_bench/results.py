@@ -245,8 +245,10 @@ def load_json(path: Path) -> dict:
 
 # --- the one reader of results ----------------------------------------------------------------
 CELL_KEY = ["dataset", "method", "preset", "variant", "seed"]  # one cell; presets reuse variant names
-COLUMNS = [*CELL_KEY, "split", "metric", "mean", "ci_low", "ci_high",
-           "baseline", "higher_is_better", "headline", "nfe", "supervised", "kind", "modality", "protocol",
+# The oracle sets' reference estimates (metrics/oracle.py), scored like the baseline.
+REFERENCE_COLUMNS = ("bayes_mean", "posterior_sample")
+COLUMNS = [*CELL_KEY, "split", "metric", "mean", "ci_low", "ci_high", "baseline", *REFERENCE_COLUMNS,
+           "higher_is_better", "headline", "nfe", "supervised", "kind", "modality", "protocol",
            "n_items", "config_hash", "train_mixtures", "train_seconds", "wall_seconds", "remix_error_db", "path"]
 
 
@@ -265,7 +267,8 @@ def score_records(root: Path):
 
 def collect(root: Path = Path("results")):
     """Every finished score under ``root`` as a pandas DataFrame: one row per cell, split and metric
-    (mean, 95% interval, the do-nothing baseline, the cell's identity and provenance, and for
+    (mean, 95% interval, the do-nothing baseline, on the oracle sets the Bayes posterior mean and
+    the exact posterior sample, the cell's identity and provenance, and for
     validation scores the unsupervised remix-consistency criterion of surf_bench.criterion)."""
     import pandas as pd
 
@@ -286,6 +289,7 @@ def collect(root: Path = Path("results")):
                 "variant": record.get("variant", path.parent.parent.name), "seed": record.get("seed"),
                 "split": split, "metric": name, "mean": value, "ci_low": low, "ci_high": high,
                 "baseline": (record.get("baseline") or {}).get(name),
+                **{ref: ((record.get("references") or {}).get(ref) or {}).get(name) for ref in REFERENCE_COLUMNS},
                 "higher_is_better": declared.higher_is_better, "headline": declared.headline,
                 "nfe": record.get("nfe"), "supervised": record.get("supervised"), "kind": record.get("kind"),
                 "modality": record.get("modality"), "protocol": record.get("protocol"),
@@ -295,7 +299,7 @@ def collect(root: Path = Path("results")):
                 "remix_error_db": (record.get("unsupervised") or {}).get("remix_error_db"), "path": str(path),
             })
     frame = pd.DataFrame(rows, columns=COLUMNS)
-    for column in ("mean", "ci_low", "ci_high", "baseline", "remix_error_db"):
+    for column in ("mean", "ci_low", "ci_high", "baseline", *REFERENCE_COLUMNS, "remix_error_db"):
         frame[column] = pd.to_numeric(frame[column], errors="coerce")
     return frame
 

@@ -40,7 +40,9 @@ ABLATION_METHODS = ["mixit", "remixit", "surf_rm", "surf_sr", "floss"]
 FORMATS = ("csv", "md", "latex")
 # Metrics the paper does not report that the main table still shows when measured: LPIPS and the
 # evaluator classifier's accuracy and feature distance (labelled as such, never as FID).
-OWN_COLUMNS = {"image": ("lpips", "acc_cls", "fd_cls")}
+OWN_COLUMNS = {"image": ("lpips", "acc_cls", "fd_cls", "mmse_gap_db", "spread_ratio", "posterior_sw")}
+# Reference rows of the oracle sets (results.REFERENCE_COLUMNS), printed under the mixture row.
+REFERENCE_ROWS = {"bayes_mean": "Bayes posterior mean", "posterior_sample": "exact posterior sample"}
 TABLES = ("main", "ablation", "paired")
 
 
@@ -128,9 +130,12 @@ def leaderboard(frame: pd.DataFrame, table: str = "main", split: str = "test",
                          "higher_is_better": catalog.metric(metric).higher_is_better,
                          "preset": cells["preset"].iloc[0], "train_mixtures": cells["train_mixtures"].max(),
                          "nfe": cells["nfe"].iloc[0], "column": rank})
-        if len(sub):
-            base = sub.groupby("seed")["baseline"].first().to_numpy(float)
-            rows.append({"group": "baseline", "method": "mixture", "dataset": dataset, "metric": metric,
+        references = [("baseline", "mixture", "baseline")]
+        references += [("oracle", label, column) for column, label in REFERENCE_ROWS.items()
+                       if column in sub and sub[column].notna().any()]
+        for group, label, column in references if len(sub) else []:
+            base = sub.groupby("seed")[column].first().to_numpy(float)
+            rows.append({"group": group, "method": label, "dataset": dataset, "metric": metric,
                          "mean": float(np.nanmean(base)) if np.isfinite(base).any() else math.nan,
                          "low": math.nan, "high": math.nan, "seeds": len(base), "paper": math.nan,
                          "higher_is_better": catalog.metric(metric).higher_is_better,
@@ -142,11 +147,11 @@ def leaderboard(frame: pd.DataFrame, table: str = "main", split: str = "test",
     out["best"] = False
     for _, index in out[out["group"] == "unsupervised"].groupby(["dataset", "metric"]).groups.items():
         values = out.loc[index, "mean"]
-        if values.notna().any():
+        if values.notna().any() and catalog.metric(out.loc[index[0], "metric"]).ranked:
             better = values.idxmax() if out.loc[index[0], "higher_is_better"] else values.idxmin()
             out.loc[better, "best"] = True
-    order = {m: i for i, m in enumerate([*METHOD_ORDER, "mixture"])}
-    group_order = {"supervised": 0, "unsupervised": 1, "baseline": 2}
+    order = {m: i for i, m in enumerate([*METHOD_ORDER, "mixture", *REFERENCE_ROWS.values()])}
+    group_order = {"supervised": 0, "unsupervised": 1, "baseline": 2, "oracle": 3}
     out["_g"], out["_m"] = out["group"].map(group_order), out["method"].map(lambda m: order.get(m, 99))
     out = out.sort_values(["_g", "_m", "method", "column"]).drop(columns=["_g", "_m"])
     return out.reset_index(drop=True)
@@ -213,7 +218,7 @@ def caption(rows: pd.DataFrame, table: str, split: str) -> str:
         return f"No finished {split} scores."
     presets = ", ".join(sorted(set(rows["preset"].dropna())))
     parts = []
-    for dataset, sub in rows[rows["group"] != "baseline"].groupby("dataset"):
+    for dataset, sub in rows[~rows["group"].isin(["baseline", "oracle"])].groupby("dataset"):
         mixtures = sub["train_mixtures"].dropna()
         paper = PAPER_DATASET.get(dataset, dataset)
         label = dataset if paper == dataset else f"{dataset} (stands for the paper's {paper})"
@@ -221,7 +226,9 @@ def caption(rows: pd.DataFrame, table: str, split: str) -> str:
                      f"{int(sub['seeds'].max())} seed(s)")
     return (f"{table} table, preset {presets}, {split} split; " + "; ".join(parts) +
             ". Mean over seeds with a 95% interval (item bootstrap for one seed, t over seed means for more); "
-            "flows at their headline NFE; bold: best unsupervised; 'paper': the SURF paper's value.")
+            "flows at their headline NFE; bold: best unsupervised; 'paper': the SURF paper's value." +
+            (" Oracle rows: the Bayes-optimal PIT-aligned posterior mean and one exact posterior sample "
+             "(exact posterior of the dataset's Gaussian-mixture prior)." if (rows["group"] == "oracle").any() else ""))
 
 
 def _wide(rows: pd.DataFrame, latex: bool) -> tuple[list[str], list[list[str]]]:
@@ -230,12 +237,13 @@ def _wide(rows: pd.DataFrame, latex: bool) -> tuple[list[str], list[list[str]]]:
     missing = "--" if latex else "–"
     header = ["method"]
     for dataset, metric in keys:
-        up = catalog.metric(metric).higher_is_better
-        label = f"{dataset} {catalog.metric(metric).label}"
+        declared = catalog.metric(metric)
+        up, label = declared.higher_is_better, f"{dataset} {declared.label}"
         if latex:
-            header += [escape_latex(label) + (r" $\uparrow$" if up else r" $\downarrow$"), "paper"]
+            arrow = (r" $\uparrow$" if up else r" $\downarrow$") if declared.ranked else ""
+            header += [escape_latex(label) + arrow, "paper"]
         else:
-            header += [label + (" ↑" if up else " ↓"), "paper"]
+            header += [label + ((" ↑" if up else " ↓") if declared.ranked else ""), "paper"]
     body, group = [], None
     for (g, method), sub in rows.groupby(["group", "method"], sort=False):
         if g != group:

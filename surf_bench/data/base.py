@@ -33,6 +33,9 @@ class DataSpec:
     item_shape: tuple  # image: (C, H, W); audio: (T,)
     mixing: str  # mean | sum
     sample_rate: int | None = None
+    # Images: pixels in [0, 1], estimates clamped to it before scoring (BASIS / LASS). False for
+    # sources that leave that range (the oracle sets' Gaussian-mixture prior): scored unclamped.
+    bounded: bool = True
 
 
 class SourceSplit(abc.ABC):

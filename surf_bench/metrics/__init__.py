@@ -6,7 +6,8 @@ audio); ``per_item`` turns raw scores into the per-item columns of the protocol;
 accumulated by the evaluator (``fid.FidSets``). Names and definitions:
 
 images
-  psnr      mean PSNR over the K images of a mixture, peak 1, clamped, best permutation (image.py)
+  psnr      mean PSNR over the K images of a mixture, peak 1, clamped (unclamped where the data is not
+            bounded pixels: DataSpec.bounded), best permutation (image.py)
   lpips     mean LPIPS-AlexNet over the PIT-aligned pairs (same permutation as psnr); lower is better
   fid       set level: FID of all separated images vs the clean test images of the same items
             (Inception-v3 pool, 2048-d; 1 channel replicated to 3); lower is better
@@ -63,9 +64,9 @@ def score(spec: DataSpec, est: torch.Tensor, refs: torch.Tensor, mix_sum: torch.
     notes = notes if notes is not None else Counter()
     batch = est.shape[0]
     if spec.modality == "image":
-        perm = image_permutation(est, refs)
+        perm = image_permutation(est, refs, clamp=spec.bounded)
         aligned = permute_slots(refs, perm)
-        out = {"psnr": psnr(est, aligned).mean(1).cpu().numpy()}
+        out = {"psnr": psnr(est, aligned, clamp=spec.bounded).mean(1).cpu().numpy()}
         if "acc_cls" in extras and labels is not None:
             out["acc_cls"] = np.full(batch, np.nan)
             n = min(batch, extras["acc_cls"])

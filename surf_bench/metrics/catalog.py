@@ -13,7 +13,7 @@ class Metric:
     name: str
     modality: str  # image | audio
     higher_is_better: bool
-    level: str  # item (one value per test item), set (one value per set: FID), aggregate (FUSS pools)
+    level: str  # item (one per test item), set (one per set: FID), aggregate (FUSS pools), oracle (exact posterior)
     label: str  # how tables print it
     unit: str = ""
     core: bool = False  # computed on every item of every run
@@ -21,6 +21,7 @@ class Metric:
     items_key: str | None = None  # eval.<key>: how many leading items get it (optional metrics)
     default_items: int | None = None  # that limit when the config has no such field (None = all)
     headline: bool = False  # the number a table or a tuner ranks by, one per modality
+    ranked: bool = True  # False: descriptive, no direction to rank by (a table bolds no best value)
 
 
 METRICS: tuple[Metric, ...] = (
@@ -30,6 +31,10 @@ METRICS: tuple[Metric, ...] = (
     # The dataset's own evaluator classifier (metrics/classifier.py): not FID, and labelled so.
     Metric("acc_cls", "image", True, "item", "acc (evaluator)", items_key="cls_items"),
     Metric("fd_cls", "image", False, "set", "FD (evaluator)", items_key="cls_items"),
+    # Against the exact posterior, on datasets that have one (metrics/oracle.py): level "oracle".
+    Metric("mmse_gap_db", "image", False, "oracle", "MMSE gap", "dB"),
+    Metric("spread_ratio", "image", False, "oracle", "spread ratio", ranked=False),
+    Metric("posterior_sw", "image", False, "oracle", "posterior SW"),
     Metric("si_sdr", "audio", True, "item", "SI-SDR", "dB", core=True),
     Metric("si_sdri", "audio", True, "item", "SI-SDRi", "dB", core=True, headline=True),
     Metric("sdr", "audio", True, "item", "SDR", "dB", items_key="sdr_items", default_items=50),
