@@ -47,7 +47,7 @@ def scratch_repo(root: Path, scratch: list[str] = SCRATCH, remix: list[str] = RE
     shutil.copy(REPO / ".dvc" / "config", root / ".dvc" / "config")
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     assert params["preset"] == "short" and params["seeds"] == [0]  # the README's main job
-    assert {"mnist2-mini", "speech2-mini", "fuss4-mini"} <= set(params["datasets"])
+    assert {"gmm2", "mnist2-mini"} <= set(params["datasets"])
     params.update(preset="smoke", datasets=["mnist2-mini"], set=TINY)
     (root / "params.yaml").write_text(yaml.safe_dump(params))
     (root / ".gitignore").write_text("results/\n")

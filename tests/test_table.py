@@ -130,3 +130,33 @@ def test_a_grid_selects_its_cells_one_variant_per_method(root):
     ab = grid + [PlannedCell(9, "mnist2-mini", "remixit", "quick", "default", 0)]
     with pytest.raises(UsageError, match="one variant per method.*remixit.*default, ema999"):
         table.select_cells(collect(root), ab)
+
+
+def test_oracle_sets_get_the_bayes_and_exact_sample_rows_and_no_bold_spread(tmp_path):
+    """On a dataset with an exact posterior the table prints the two reference rows under the
+    mixture, for the headline and the oracle metrics; spread_ratio has no direction to bold."""
+    for method, psnr, spread in (("pit", 20.0, 0.01), ("surf_sr", 19.0, 0.8), ("remixit", 19.5, 0.02)):
+        write_cell(tmp_path, method, 0, np.full(20, psnr), baseline=17.0, dataset="gmm2")
+        path = tmp_path / "gmm2" / method / "quick" / "default" / "seed0" / "metrics.json"
+        record = json.loads(path.read_text())
+        record["metrics"].update({"mmse_gap_db": 22.0 - psnr, "mmse_gap_db_ci95": [0, 9], "spread_ratio": spread,
+                                  "spread_ratio_ci95": [0, 1], "posterior_sw": 0.02})
+        record["baseline"].update({"mmse_gap_db": 5.0, "spread_ratio": 0.0, "posterior_sw": 0.05})
+        record["references"] = {"bayes_mean": {"psnr": 22.0, "mmse_gap_db": 0.0, "spread_ratio": 0.0,
+                                               "posterior_sw": 0.09},
+                                "posterior_sample": {"psnr": 19.2, "mmse_gap_db": 2.8, "spread_ratio": 0.98,
+                                                     "posterior_sw": 0.01}}
+        path.write_text(json.dumps(record))
+    rows = table.leaderboard(collect(tmp_path), "main")
+    by = rows.set_index(["method", "metric"])
+    assert list(rows[rows["metric"] == "psnr"]["method"]) == [
+        "pit", "remixit", "surf_sr", "mixture", "Bayes posterior mean", "exact posterior sample"]
+    assert by.loc[("Bayes posterior mean", "psnr"), "mean"] == 22.0
+    assert by.loc[("exact posterior sample", "spread_ratio"), "mean"] == 0.98
+    assert by.loc[("exact posterior sample", "psnr"), "group"] == "oracle"
+    assert by.loc[("remixit", "mmse_gap_db"), "best"] and not rows[rows["metric"] == "spread_ratio"]["best"].any()
+    markdown = table.to_markdown(rows, "main", "test")
+    assert "| Bayes posterior mean | 22.00 |" in markdown and "*oracle*" in markdown
+    assert "gmm2 spread ratio |" in markdown and "Oracle rows" in markdown
+    # Datasets without an exact posterior keep the plain layout.
+    assert "oracle" not in set(table.leaderboard(collect(tmp_path / "none"), "main").get("group", []))

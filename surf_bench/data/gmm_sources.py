@@ -102,7 +102,7 @@ class GaussianMixtureImages(DatasetAdapter):
     offline = True
     supports_dynamic_mixing = True
 
-    def __init__(self, name: str, n_slots: int, size: int = 14, rank: int = 8, residual_scale: float = 1.0,
+    def __init__(self, name: str, n_slots: int, size: int = 14, rank: int = 2, residual_scale: float = 0.5,
                  n_train: int = 20_000, n_valid: int = 500, n_test: int = 500, seed: int = 20261203):
         self.name = name
         self.n_slots = n_slots

@@ -1,0 +1,5 @@
+"""gmm2 with rank 4 and residual scale 0.5: a candidate prior of the oracle set (README, "The oracle study")."""
+
+from surf_bench.data.gmm_sources import GaussianMixtureImages
+
+DATASET = GaussianMixtureImages("gmm2-r4h", n_slots=2, rank=4, residual_scale=0.5)
