@@ -164,9 +164,15 @@ def nfe_curve(record: dict, path: Path) -> bool:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(4, 2.6))
     ax.plot([p["nfe"] for p in points], [p[headline] for p in points], marker="o")
-    base = (record.get("baseline") or {}).get(headline)
-    if base is not None:
-        ax.axhline(base, color="grey", ls="--", lw=1, label="mixture")
+    references = [("mixture", (record.get("baseline") or {}).get(headline), "grey", "--")]
+    # Oracle sets: where a point estimate can reach (Bayes) and where a calibrated sampler lands.
+    for name, label, color in (("bayes_mean", "Bayes posterior mean", "green"),
+                               ("posterior_sample", "exact posterior sample", "orange")):
+        references.append((label, ((record.get("references") or {}).get(name) or {}).get(headline), color, ":"))
+    drawn = [(label, value, color, style) for label, value, color, style in references if value is not None]
+    for label, value, color, style in drawn:
+        ax.axhline(value, color=color, ls=style, lw=1, label=label)
+    if drawn:
         ax.legend(fontsize=7)
     ax.set_xscale("log")
     ax.set_xlabel("NFE (Euler steps)")
