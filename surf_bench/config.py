@@ -47,6 +47,8 @@ class NetConfig:
     n_fft: int = 256  # audio STFT
     hop: int = 64
     slot_code: int = 0  # per-slot code from the slot's deviation (breaks slot symmetry at t = 0; 0 = off)
+    slot_positions: bool = False  # a learned embedding per output slot (2K rows): fixed slot roles, not equivariant
+    arch: str = "unet"  # audio backbone: unet (slot U-Net over STFT frames) | tasnet (nets/tasnet.py)
     head: str = "direct"  # audio output head: direct (the slot's spectrum) | mask (M X_mix + N X_k, complex gains)
 
 
@@ -285,6 +287,7 @@ def validate(config: RunConfig) -> RunConfig:
         (config.net.slot_code >= 0, "net.slot_code must be >= 0 (0 = off)"),
         (config.train.sync_every >= 1, "train.sync_every must be >= 1"),
         (config.net.head in ("direct", "mask"), f"net.head must be direct or mask, got {config.net.head!r}"),
+        (config.net.arch in ("unet", "tasnet"), f"net.arch must be unet or tasnet, got {config.net.arch!r}"),
         (0.0 <= config.flow.t0_prob <= 1.0, "flow.t0_prob must be in [0, 1]"),
         (config.flow.nfe >= 1 and all(n >= 1 for n in config.flow.nfe_curve), "NFE values must be >= 1"),
         (config.unsup.teacher_nfe >= 1, "unsup.teacher_nfe must be >= 1"),

@@ -27,7 +27,7 @@ from .unet import SlotUNet
 
 class SlotTFNet(nn.Module):
     def __init__(self, channels: int = 64, levels: int = 2, time_dim: int = 64, n_fft: int = 256, hop: int = 64,
-                 slot_code: int = 0, head: str = "direct"):
+                 slot_code: int = 0, head: str = "direct", slot_positions: int = 0):
         super().__init__()
         if head not in ("direct", "mask"):
             raise ValueError(f"unknown audio head {head!r} (direct | mask)")
@@ -37,7 +37,8 @@ class SlotTFNet(nn.Module):
         self.bins = n_fft // 2 + 1
         self.register_buffer("window", torch.hann_window(n_fft), persistent=False)
         self.unet = SlotUNet(in_channels=2 * self.bins, channels=channels, levels=levels, time_dim=time_dim, dims=1,
-                             slot_code=slot_code, out_channels=2 * self.bins * (2 if head == "mask" else 1))
+                             slot_code=slot_code, out_channels=2 * self.bins * (2 if head == "mask" else 1),
+                             slot_positions=slot_positions)
 
     def _stft(self, wave: torch.Tensor) -> torch.Tensor:
         spec = torch.stft(wave, self.n_fft, self.hop, window=self.window, return_complex=True, center=True)

@@ -83,3 +83,25 @@ class SlotCode(nn.Module):
     def forward(self, x: torch.Tensor, s_bar: torch.Tensor) -> torch.Tensor:
         """The embedded code [B*K, embed_dim]."""
         return self.embed(self.code(x, s_bar))
+
+
+class SlotPositions(nn.Module):
+    """A learned embedding per slot position, added to the slot's time embedding.
+
+    A table of ``rows`` embeddings (2K: the same weights serve K slots and MixIT's 2K); slot k of a
+    call with n slots takes row k. It gives each output slot a fixed role, as the separators with
+    fixed output heads do (Conv-TasNet, Sudo rm -rf, TF-GridNet), so the net is no longer
+    permutation-equivariant: PIT, PIT-FM and MixIT still choose the assignment per batch, and the
+    zero-sum projection still makes every estimate sum to the mixture (docs/architecture.md,
+    "Networks"). Initialised N(0, 1), so the slots differ from the first step.
+    """
+
+    def __init__(self, rows: int, embed_dim: int):
+        super().__init__()
+        self.table = nn.Parameter(torch.randn(rows, embed_dim))
+
+    def forward(self, batch: int, n_slots: int) -> torch.Tensor:
+        """[batch * n_slots, embed_dim]: rows 0..n_slots-1, repeated per item."""
+        if n_slots > len(self.table):
+            raise ValueError(f"{n_slots} slots but only {len(self.table)} slot positions (net.slot_positions)")
+        return self.table[:n_slots].repeat(batch, 1)

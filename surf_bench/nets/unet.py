@@ -3,7 +3,9 @@
 Each slot sees [x_k, s_bar] (2C channels); slots exchange information through their mean after
 every residual block (DeepSets), so the network is permutation-equivariant over slots and runs
 with any number of slots; t enters by FiLM (scale and shift) in every block, and so does an
-optional slot code (``slot_code`` > 0, see :class:`SlotCode`) that breaks the slot symmetry at t = 0.
+optional slot code (``slot_code`` > 0, see :class:`SlotCode`) that breaks the slot symmetry at t = 0,
+or learned slot positions (``slot_positions`` > 0, :class:`SlotPositions`), which give up the
+equivariance for a fixed role per output slot.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .common import SlotCode, SlotExchange, TimeEmbedding, group_count
+from .common import SlotCode, SlotExchange, SlotPositions, TimeEmbedding, group_count
 
 CONV = {1: nn.Conv1d, 2: nn.Conv2d}
 POOL = {1: F.avg_pool1d, 2: F.avg_pool2d}
@@ -41,7 +43,7 @@ class ResBlock(nn.Module):
 
 class SlotUNet(nn.Module):
     def __init__(self, in_channels: int = 1, channels: int = 32, levels: int = 2, time_dim: int = 64,
-                 dims: int = 2, slot_code: int = 0, out_channels: int | None = None):
+                 dims: int = 2, slot_code: int = 0, out_channels: int | None = None, slot_positions: int = 0):
         super().__init__()
         conv = CONV[dims]
         self.in_channels = in_channels
@@ -49,6 +51,7 @@ class SlotUNet(nn.Module):
         self.dims = dims
         self.time = TimeEmbedding(time_dim)
         self.code = SlotCode(slot_code, time_dim) if slot_code > 0 else None
+        self.positions = SlotPositions(slot_positions, time_dim) if slot_positions > 0 else None
         widths = [channels * min(2 ** i, 2) for i in range(levels + 1)]
         self.stem = conv(2 * in_channels, widths[0], 3, padding=1)
         self.down = nn.ModuleList(ResBlock(widths[i], widths[i + 1], time_dim, dims) for i in range(levels))
@@ -74,6 +77,8 @@ class SlotUNet(nn.Module):
         temb = self.time(t).repeat_interleave(n_slots, dim=0)
         if self.code is not None:
             temb = temb + self.code(x, s_bar)
+        if self.positions is not None:
+            temb = temb + self.positions(batch, n_slots)
         h = self.stem(h)  # full resolution: one convolution in, one out (the cost is in the levels below)
         skips = [h]
         for block in self.down:

@@ -96,3 +96,15 @@ def test_mask_head_applies_complex_gains_to_the_mixture_and_the_slot():
     torch.testing.assert_close(turned, expected[:, None].expand_as(turned), atol=1e-4, rtol=1e-4)
     with pytest.raises(ValueError, match="unknown audio head"):
         SlotTFNet(head="masks")
+
+
+def test_slot_positions_give_identical_slots_distinct_roles_and_serve_k_and_2k():
+    """With learned slot positions the U-Net is no longer equivariant: two identical slots at t = 0
+    get different outputs, and the same table serves K and 2K slots."""
+    torch.manual_seed(0)
+    net = SlotUNet(in_channels=1, channels=8, levels=1, time_dim=16, slot_positions=4)
+    _randomise_head(net)
+    x = torch.randn(2, 1, 1, 8, 8).repeat(1, 2, 1, 1, 1)
+    out = net(x, torch.zeros(2), x[:, 0])
+    assert (out[:, 0] - out[:, 1]).abs().max() > 1e-4
+    assert net(x.repeat(1, 2, 1, 1, 1), torch.zeros(2), x[:, 0]).shape == (2, 4, 1, 8, 8)
