@@ -12,7 +12,7 @@ Algorithm, per batch of mixtures m (teacher T and student S start from the MixIT
 import torch
 
 from surf_bench.method import Method
-from surf_bench.surf import PRESET_DEFAULTS, surf_step
+from surf_bench.surf import PRESET_DEFAULTS, surf_step, weighted_mean
 
 
 class SURFRM(Method):
@@ -25,7 +25,7 @@ class SURFRM(Method):
 
     def training_loss(self, batch) -> torch.Tensor:
         step = surf_step(self, batch.mix)
-        return step.residual.pow(2).mean()
+        return weighted_mean(step.residual.pow(2), self.loss_weights(step.new_mix))
 
 
 METHOD = SURFRM

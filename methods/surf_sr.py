@@ -13,7 +13,7 @@ Algorithm, per batch of mixtures m (teacher T and student S start from the MixIT
 import torch
 
 from surf_bench.method import Method
-from surf_bench.surf import PRESET_DEFAULTS, surf_step, unshuffled_sum
+from surf_bench.surf import PRESET_DEFAULTS, surf_step, unshuffled_sum, weighted_mean
 
 
 class SURFSR(Method):
@@ -35,7 +35,7 @@ class SURFSR(Method):
 
     def training_loss(self, batch) -> torch.Tensor:
         step = surf_step(self, batch.mix)
-        return unshuffled_sum(step).pow(2).mean()
+        return weighted_mean(unshuffled_sum(step).pow(2), self.loss_weights(batch.mix))
 
 
 METHOD = SURFSR

@@ -26,7 +26,8 @@ DEFAULT_VARIANT = "default"
 # the data, the noise end of the bridge and the loss threshold. An init cell inherits just these
 # overrides of the cell that asks for it.
 INHERITED_SECTIONS = ("net", "data")
-INHERITED_KEYS = frozenset({"flow.sigma", "flow.envelope_noise", "unsup.snr_tau", "train.threads"})
+INHERITED_KEYS = frozenset({"flow.sigma", "flow.envelope_noise", "flow.spectral_noise", "unsup.snr_tau",
+                            "train.threads"})
 # Settings that change how a cell is scored, not what it trains: not part of the variant's name
 # (a finished score asked for with other values of these is still refused, naming them).
 SCORING_SECTIONS = ("eval",)

@@ -61,6 +61,8 @@ class FlowConfig:
     nfe: int = 25  # headline number of function evaluations
     nfe_curve: tuple = (1, 5, 25)
     envelope_noise: bool = False  # audio: shape sigma by the mixture's smoothed envelope (FLOSS)
+    spectral_noise: bool = False  # audio: noise shaped like the mixture's smoothed magnitude spectrum
+    level_norm: bool = False  # flow losses per item divided by the mixture's power (loud items weigh no more)
 
 
 @dataclass

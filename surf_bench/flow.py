@@ -40,13 +40,25 @@ def rms(s_bar: torch.Tensor) -> torch.Tensor:
     return s_bar.flatten(1).pow(2).mean(1).sqrt().clamp_min(1e-8).view(-1, *([1] * (s_bar.ndim - 1)))
 
 
+def spectral_gain(s_bar: torch.Tensor, smooth_bins: int = 33) -> torch.Tensor:
+    """|S(f)| of an audio mixture [B, T] smoothed over ``smooth_bins`` frequency bins, scaled so
+    that white noise filtered by it keeps its power times the mixture's: [B, T // 2 + 1]."""
+    magnitude = torch.fft.rfft(s_bar, dim=-1).abs()
+    smooth = F.avg_pool1d(magnitude.unsqueeze(1), smooth_bins, stride=1, padding=smooth_bins // 2,
+                          count_include_pad=False).squeeze(1)[..., : magnitude.shape[-1]]
+    unit = smooth / smooth.pow(2).mean(-1, keepdim=True).sqrt().clamp_min(1e-12)
+    return unit * rms(s_bar).view(-1, 1)
+
+
 def noise_end(s_bar: torch.Tensor, n_slots: int, sigma: float, generator: torch.Generator | None = None,
               scale: str = "absolute") -> torch.Tensor:
     """x0 = 1 s_bar + Pp z, z ~ N(0, sigma^2 I) times a per-item scale.
 
     scale: "absolute" (images: pixels live in [0, 1]); "rms" (audio: sigma relative to the
     mixture's RMS, so the noise follows the recording level); "envelope" (FLOSS-style: sigma times
-    the mixture's smoothed amplitude envelope, so silent regions get no noise).
+    the mixture's smoothed amplitude envelope, so silent regions get no noise); "spectrum" (audio:
+    white noise filtered to the mixture's smoothed magnitude spectrum, at the mixture's RMS, so no
+    band gets more noise than the mixture has there).
     """
     shape = (s_bar.shape[0], n_slots, *s_bar.shape[1:])
     z = torch.randn(shape, generator=generator, device="cpu" if generator is None else generator.device,
@@ -55,6 +67,8 @@ def noise_end(s_bar: torch.Tensor, n_slots: int, sigma: float, generator: torch.
         z = z * rms(s_bar).unsqueeze(1)
     elif scale == "envelope":
         z = z * envelope(s_bar).unsqueeze(1)
+    elif scale == "spectrum":
+        z = torch.fft.irfft(torch.fft.rfft(z, dim=-1) * spectral_gain(s_bar).unsqueeze(1), n=z.shape[-1], dim=-1)
     elif scale != "absolute":
         raise ValueError(f"unknown noise scale {scale!r}")
     return s_bar.unsqueeze(1) + zero_sum(z)
@@ -102,11 +116,20 @@ def fm_targets(velocity: VelocityField, x0: torch.Tensor, x1: torch.Tensor) -> t
 
 
 def fm_loss(velocity: VelocityField, x0: torch.Tensor, x1_aligned: torch.Tensor, t: torch.Tensor,
-            reduce: bool = True) -> torch.Tensor:
-    """|| v(x_t, t) - (x1 - x0) ||^2 at x_t on the straight path (mean over all but batch)."""
+            reduce: bool = True, weights: torch.Tensor | None = None) -> torch.Tensor:
+    """|| v(x_t, t) - (x1 - x0) ||^2 at x_t on the straight path (mean over all but batch), times
+    per-item ``weights`` when given (``level_weights``)."""
     residual = flow_residual(velocity, x0, x1_aligned, t)
     per_item = residual.pow(2).flatten(1).mean(1)
+    if weights is not None:
+        per_item = per_item * weights
     return per_item.mean() if reduce else per_item
+
+
+def level_weights(s_bar: torch.Tensor) -> torch.Tensor:
+    """1 / mean(s_bar^2) per item [B]: a loss in units of the mixture's power, so a loud item weighs
+    as much as a quiet one (``flow.level_norm``)."""
+    return 1.0 / s_bar.flatten(1).pow(2).mean(1).clamp_min(1e-10)
 
 
 def flow_residual(velocity: VelocityField, x0: torch.Tensor, x1_aligned: torch.Tensor,

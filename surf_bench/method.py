@@ -58,10 +58,15 @@ class Method:
     def noise_end(self, mix: torch.Tensor, n_slots: int, generator=None) -> torch.Tensor:
         s_bar = mix / n_slots
         if self.spec.modality == "audio":
-            scale = "envelope" if self.cfg.flow.envelope_noise else "rms"
+            flow_cfg = self.cfg.flow
+            scale = "spectrum" if flow_cfg.spectral_noise else "envelope" if flow_cfg.envelope_noise else "rms"
         else:
             scale = "absolute"
         return flow.noise_end(s_bar, n_slots, self.cfg.flow.sigma, generator or self.generator, scale=scale)
+
+    def loss_weights(self, mix: torch.Tensor) -> torch.Tensor | None:
+        """Per-item weights of a flow loss: 1 / the mixture's power with ``flow.level_norm``, else None."""
+        return flow.level_weights(mix / self.n_slots) if self.cfg.flow.level_norm else None
 
     def regress(self, net: nn.Module, mix: torch.Tensor, n_slots: int, generator=None) -> torch.Tensor:
         """One-step separation x1_hat(x0, 0) = x0 + v(x0, 0); differentiable."""

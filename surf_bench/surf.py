@@ -70,3 +70,10 @@ def unshuffled_sum(step: SurfStep) -> torch.Tensor:
     """(I_B (x) 1^T) Pi^-1 Upsilon^-1 R_t: residuals back at their original mixture, summed [B, *S]."""
     in_remix_order = permute_slots(step.residual, invert_permutation(step.upsilon))
     return step.remix.invert(in_remix_order).sum(1)
+
+
+def weighted_mean(squares: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:
+    """Mean of per-element squares [B, ...], each item weighted (``Method.loss_weights``) when given."""
+    if weights is None:
+        return squares.mean()
+    return (squares.flatten(1).mean(1) * weights).mean()

@@ -98,3 +98,35 @@ def test_time_distributions_stay_in_the_unit_interval():
         assert t.min() >= 0 and t.max() <= 1
         assert (t == 0).float().mean() > 0.05
     assert flow.sample_times(4000, "beta_low", 0, g).mean() < 0.4
+
+
+def test_spectral_noise_follows_the_mixture_spectrum_at_its_rms():
+    """scale="spectrum": white noise filtered to the mixture's smoothed magnitude spectrum, so a band
+    the mixture leaves empty gets (almost) no noise, at the mixture's RMS times sigma."""
+    g = torch.Generator().manual_seed(0)
+    n = 16000
+    time = torch.arange(n) / 16000
+    low = torch.sin(2 * torch.pi * 200 * time) + 0.5 * torch.sin(2 * torch.pi * 310 * time)
+    s_bar = torch.stack([low, 3 * low])
+    x0 = flow.noise_end(s_bar, 2, 0.5, g, scale="spectrum")
+    noise = x0 - s_bar.unsqueeze(1)
+    torch.testing.assert_close(noise.sum(1), torch.zeros_like(s_bar), atol=1e-4, rtol=0)  # Pp z: sums to m
+    power = torch.fft.rfft(noise, dim=-1).abs().pow(2)
+    assert power[..., :600].sum() > 50 * power[..., 2000:].sum()  # below ~600 Hz, where the mixture is
+    ratio = noise.pow(2).mean((1, 2)).sqrt() / flow.rms(s_bar).flatten()
+    assert torch.allclose(ratio, torch.full((2,), 0.5 / 2 ** 0.5), rtol=0.2)  # Pp keeps (K-1)/K of the power
+
+
+def test_level_weights_make_the_flow_loss_scale_free():
+    g = torch.Generator().manual_seed(1)
+    x1 = torch.randn(4, 2, 500, generator=g)
+    x0 = flow.noise_end(x1.mean(1), 2, 0.1, g, scale="rms")
+    t = torch.rand(4, generator=g)
+
+    def velocity(x, tt):
+        return 0.3 * x
+
+    loss = flow.fm_loss(velocity, x0, x1, t, weights=flow.level_weights(x1.mean(1)))
+    loud = flow.fm_loss(velocity, 10 * x0, 10 * x1, t, weights=flow.level_weights(10 * x1.mean(1)))
+    torch.testing.assert_close(loss, loud, rtol=1e-4, atol=0)
+    assert not torch.allclose(flow.fm_loss(velocity, x0, x1, t), flow.fm_loss(velocity, 10 * x0, 10 * x1, t))
