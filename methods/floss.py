@@ -19,13 +19,9 @@ class FLOSS(Method):
     description = "supervised flow matching with PIT-FM (FLOSS), the flow upper bound"
     kind = "flow"
     supervised = True
-    # quick (3000 CPU steps): most training mass near t = 0, where the first Euler steps are decided.
-    # Validation A/B (benchmarks/params/ab_mnist2_mini_quick.yaml, seed 0, 2000 fixed training mixtures,
-    # valid PSNR at NFE 5): t ~ beta_low with 20% of steps at t = 0: 19.77 dB; t ~ uniform: 17.60 dB.
-    # Its parts alone, each on a later machine beside the default run again there: uniform with 20% at
-    # t = 0 18.24 against 19.39 (paired -1.15 dB [-1.44, -0.87]); beta_low alone 19.02 (paired -0.37 dB
-    # [-0.71, -0.04]; README, "Protocol": run-to-run spread). The same four options were run for
-    # surf_rm and surf_sr (surf_bench/surf.py).
+    # quick: t ~ beta_low (most training mass near t = 0, where the first Euler steps are decided) with
+    # 20% of the steps at t = 0, chosen by the validation A/B of benchmarks/params/ab_mnist2_mini_quick.yaml
+    # among the t-sampling options every flow got (README, "Validation A/B under the protocol").
     preset_defaults = {"quick": {"flow.t_dist": "beta_low", "flow.t0_prob": 0.2}}
 
     def training_loss(self, batch) -> torch.Tensor:

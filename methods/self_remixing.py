@@ -23,9 +23,9 @@ class SelfRemixing(Method):
     kind = "regression"
     uses_teacher = True
     init_from = "mixit"
-    # quick: fine-tune the mixit cell for 1500 steps. Validation A/B (benchmarks/params/ab_mnist2_mini_quick.yaml,
-    # seed 0, valid PSNR; remix error of the unsupervised criterion in brackets): EMA 0.99/step 19.15 dB
-    # [-10.88 dB], 0.999/step 19.11 dB [-10.78 dB]; init_slots=topk 18.99 dB [-10.67 dB]: the defaults stay.
+    # quick: fine-tune the mixit cell for 1500 steps; the EMA (0.99 per step) and the K-slot start kept
+    # after the validation A/B of benchmarks/params/ab_mnist2_mini_quick.yaml (README, "Validation A/B
+    # under the protocol").
     preset_defaults = {"quick": {"train.steps": 1500}, "paper": {"unsup.ema_every": "epoch", "unsup.ema_decay": 0.8,
                                  "unsup.remix_mode": "per_slot_constrained", "train.lr": 2e-4}}
 

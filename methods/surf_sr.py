@@ -22,15 +22,9 @@ class SURFSR(Method):
     kind = "flow"
     uses_teacher = True
     init_from = "mixit"
-    # The validation A/B on mnist2-mini (README, "Measured"; seed 0, valid PSNR at NFE 5, remix error
-    # in brackets) kept SURF's shared quick t sampling (beta_low + 20% at t = 0 18.25 dB [-9.50]; beta_low
-    # alone 17.30 [-8.75], uniform + 20% at t = 0 17.68 [-9.03]), MixIT start (all slots; top-K 16.46
-    # [-8.30]) and one-step teacher (2 Euler steps after a 500-step warm-up: 18.30 [-9.45] against 18.34
-    # [-9.69] for this default run again on the same machine, paired -0.03 dB [-0.18, +0.12]) but the
-    # EMA: 0.99/step scored 18.25 dB against 18.22 for 0.999 (a tie, paired 95% interval [-0.14, +0.19]
-    # dB, moved under the earlier argmax rule and due for a seeded re-run; README, "Protocol"). 18.25 and
-    # 18.22 ran on 2026-12-01, the others on one later machine, where the default re-ran at 18.34
-    # (README, "Protocol": run-to-run spread).
+    # SURF's shared quick defaults (surf_bench/surf.py) but the EMA, 0.99 per step: a tie with 0.999 on
+    # validation, moved under the earlier argmax rule and due for a seeded re-run (README, "Validation
+    # A/B under the protocol").
     preset_defaults = {**PRESET_DEFAULTS, "quick": {**PRESET_DEFAULTS["quick"], "unsup.ema_decay": 0.99}}
 
     def training_loss(self, batch) -> torch.Tensor:

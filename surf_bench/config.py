@@ -169,10 +169,8 @@ AUDIO_PRESETS: dict[str, dict] = {
 # job"): quick with a fifth of the image steps and a twentieth of the audio steps (an audio step costs
 # 3-4 image steps; quick audio is no benchmark either), and fewer scored items.
 # Its figures show the pipeline and a first ordering, not a benchmark: the README's tables are quick.
-# long: quick at 4x its steps (issue "flows against regression"; 20-40 min per mnist2-mini cell
-# and up to 2 h per audio cell at one thread). Its mnist2-mini table (README, "The `long` table"):
-# floss beats pit on validation and test (2 seeds), SURF does not yet beat its regression twins
-# (nor up to 24,000 remixing steps: README, "The budget study").
+# long: quick at 4x its steps, where flow and regression are compared on this CPU (README, "The `long`
+# table" and "The oracle study").
 STEP_KEYS = ("train.steps", "train.warmup_steps", "unsup.teacher_warmup")
 SCALED_PRESETS: dict[str, dict] = {
     "short": {

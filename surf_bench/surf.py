@@ -17,19 +17,12 @@ from . import flow
 from .pit import best_permutation, invert_permutation, pairwise_mse, permute_slots
 from .remix import Remix
 
-# quick: fine-tune the 3000-step mixit cell for 1500 steps. Validation A/B on surf_rm
-# (benchmarks/params/ab_mnist2_mini_quick.yaml, seed 0, valid PSNR at NFE 5, remix error in brackets):
-# EMA 0.999/step 18.34 dB [-9.82] vs 0.99/step 18.02 [-9.63]; t ~ beta_low + 20% at t = 0 18.34 vs
-# beta_low alone 17.13 [-8.77], uniform + 20% at t = 0 17.78 [-9.52] and uniform 16.40 [-8.06] (the
-# options floss got); the MixIT start with all slots 18.34 vs top-K 16.65 [-8.68]; teacher NFE 1 18.34 vs
-# NFE 2 17.72 [-9.52] and NFE 5 17.73 [-9.44] after a 500-step warm-up: at this budget the multi-step
-# teacher is worse for surf_rm, so the shared quick default keeps NFE 1. surf_sr shares these values
-# but its EMA (methods/surf_sr.py). The options t-beta-low-only, t-uniform-t0 and top-K ran on another
-# machine (2026-12-02) than the rest, where the default itself scored 17.77: against that same-machine
-# figure, uniform + 20% at t = 0 (17.78) ties and the others lose (README, "Protocol": run-to-run spread).
-# paper: the teacher samples its flow with 5 Euler steps once the student has had 10k steps (of 200k)
-# of the one-step teacher to learn t > 0 (the MixIT start never trained at t > 0); not yet validated
-# at this scale (the quick A/B measures teacher NFE 1 / 2 / 5).
+# quick: fine-tune the 3000-step mixit cell for 1500 steps with an EMA of 0.999 per step, t ~ beta_low
+# with 20% of the steps at t = 0, the K-slot MixIT start and the one-step teacher, chosen by the
+# validation A/B of benchmarks/params/ab_mnist2_mini_quick.yaml (README, "Validation A/B under the
+# protocol"; surf_sr keeps its own EMA). paper: the teacher samples its flow with 5 Euler steps once the
+# student has had 10k steps (of 200k) of the one-step teacher to learn t > 0 (the MixIT start never
+# trained at t > 0); not validated at that scale.
 PRESET_DEFAULTS = {"quick": {"train.steps": 1500, "unsup.ema_decay": 0.999, "flow.t0_prob": 0.2,
                              "flow.t_dist": "beta_low"},
                    "paper": {"unsup.teacher_nfe": 5, "unsup.teacher_warmup": 10_000}}
