@@ -129,7 +129,9 @@ def leaderboard(frame: pd.DataFrame, table: str = "main", split: str = "test",
                          "paper": float(value.iloc[0]) if len(value) else math.nan,
                          "higher_is_better": catalog.metric(metric).higher_is_better,
                          "preset": cells["preset"].iloc[0], "train_mixtures": cells["train_mixtures"].max(),
-                         "nfe": cells["nfe"].iloc[0], "column": rank})
+                         "nfe": cells["nfe"].iloc[0], "column": rank,
+                         "train_code": ",".join(sorted(set(cells["train_code"].dropna()))) if "train_code" in cells
+                         else ""})
         references = [("baseline", "mixture", "baseline")]
         references += [("oracle", label, column) for column, label in REFERENCE_ROWS.items()
                        if column in sub and sub[column].notna().any()]
@@ -224,7 +226,11 @@ def caption(rows: pd.DataFrame, table: str, split: str) -> str:
         label = dataset if paper == dataset else f"{dataset} (stands for the paper's {paper})"
         parts.append(f"{label}: {int(mixtures.max()) if len(mixtures) else '?'} training mixtures, "
                      f"{int(sub['seeds'].max())} seed(s)")
-    return (f"{table} table, preset {presets}, {split} split; " + "; ".join(parts) +
+    codes = sorted({c for value in rows.get("train_code", pd.Series(dtype=str)).dropna() for c in str(value).split(",")
+                    if c})
+    mixed = (f" Its cells were trained by {len(codes)} code versions ({', '.join(codes)}): see each cell's "
+             "provenance." if len(codes) > 1 else "")
+    return (f"{table} table, preset {presets}, {split} split; " + "; ".join(parts) + mixed +
             ". Mean over seeds with a 95% interval (item bootstrap for one seed, t over seed means for more); "
             "flows at their headline NFE; bold: best unsupervised; 'paper': the SURF paper's value." +
             (" Oracle rows: the Bayes-optimal PIT-aligned posterior mean and one exact posterior sample "
