@@ -144,6 +144,13 @@ def _unavailable(kind: str, folder: str, name: str, table: dict) -> SurfBenchErr
     return error
 
 
+def broken_plugins() -> dict[str, dict[Path, str]]:
+    """{folder: {plugin file: why it was skipped}} of the plugin files that could not be used."""
+    methods()
+    datasets()
+    return {folder: dict(files) for folder, files in _BROKEN.items()}
+
+
 def reload() -> None:
     """Forget every loaded plugin: the next lookup reads the plugin folders again (tests, long sessions)."""
     methods.cache_clear()
