@@ -55,6 +55,20 @@ def list_datasets(verbose: bool = typer.Option(False, "--verbose", "-v",
         typer.echo(line)
 
 
+@app.command("check")
+def check(folder: Path = typer.Argument(..., help="A plugin folder: the one that holds methods/ and/or datasets/.")):
+    """Run the conformance suite on the plugins of a folder (docs/plugins.md); exit 1 if one fails."""
+    import tempfile
+
+    from .conformance import check_folder
+
+    with tempfile.TemporaryDirectory(prefix="surf-bench-check-") as work:
+        failures = check_folder(folder, Path(work), say=typer.echo)
+    if failures:
+        raise SurfBenchError(f"{failures} conformance failure(s) in {folder}; each FAIL line above says which rule "
+                             "broke (docs/plugins.md)")
+
+
 @app.command("fetch")
 def fetch(
     dataset: str = typer.Argument(..., help="Dataset name (see `surf-bench datasets`), or lpips-weights / "

@@ -40,3 +40,8 @@ class Interrupted(SurfBenchError):
     """SIGTERM or Ctrl-C during training: the state was checkpointed; the same command resumes."""
 
     exit_code = 130
+
+
+class ContractError(SurfBenchError):
+    """A method plugin broke the Method contract (docs/plugins.md): wrong shape, dtype, non-finite or
+    inconsistent estimates, found at the first batch before anything large is allocated."""

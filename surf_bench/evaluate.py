@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from .contract import check_estimates
 from .data.base import SourceSplit, mixture_sum
 from .metrics import CORE, EXTRA, catalog, concat, per_item, resolve_protocol, score
 from .metrics.aggregate import aggregate, aggregate_fuss, bootstrap_ci
@@ -173,6 +174,8 @@ def evaluate(method, split: SourceSplit, cfg, device: str, extra_metrics: dict |
             # The same evaluation noise for every method and NFE: seeded per item block.
             generator = torch.Generator().manual_seed(cfg.eval.seed + start)
             est = method.separate(mix, nfe=nfe, generator=generator)
+            if start == 0:  # the contract, before any score is computed from the estimates
+                check_estimates(method, est, mix, spec.n_slots, f"evaluation (NFE {nfe})" if nfe else "evaluation")
             if oracle is not None:
                 again = torch.Generator().manual_seed(cfg.eval.seed + start + SECOND_DRAW)
                 tallies[nfe].add(est, method.separate(mix, nfe=nfe, generator=again), refs, bayes)

@@ -29,6 +29,7 @@ class Method:
     uses_teacher: bool = False
     init_from: str | None = None  # name of the method whose checkpoint initialises this one
     slot_factor: int = 1  # output slots = slot_factor * K (MixIT: 2)
+    consistent: bool = True  # separate()'s estimates sum to the mixture (checked at the first batch: contract.py)
     modalities: tuple = ("image", "audio")  # the data a method supports
     preset_defaults: dict = {}
     training_step: int = 0  # index of the step being computed (set by the Trainer; 0 before training)

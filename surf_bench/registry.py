@@ -10,9 +10,12 @@ roots, each holding ``methods/`` and/or ``datasets/``).
 from __future__ import annotations
 
 import difflib
+import hashlib
 import importlib.util
 import os
 import sys
+import traceback
+import types
 from functools import cache
 from pathlib import Path
 
@@ -38,19 +41,59 @@ def _plugin_roots() -> list[Path]:
     return roots
 
 
+_PATHS: dict[tuple[str, str], Path] = {}  # (folder, name) -> the plugin file it was loaded from
+_BROKEN: dict[str, dict[Path, str]] = {}  # folder -> {plugin file: why it was skipped}
+_CONFLICTS: dict[tuple[str, str], list[Path]] = {}  # (folder, name) -> the files that claim the name
+_WARNED: set[Path] = set()
+
+
+def _package(directory: Path, namespace: str) -> str:
+    """A package per plugin folder (named by its path), so a plugin can import helper modules beside
+    it (``from ._shared import f``; files starting with ``_`` are helpers, never plugins)."""
+    tag = "p" + hashlib.sha256(str(directory.resolve()).encode()).hexdigest()[:10]
+    names = ["surf_bench_plugins", f"surf_bench_plugins.{tag}", f"surf_bench_plugins.{tag}.{namespace}"]
+    for depth, name in enumerate(names):
+        if name not in sys.modules:
+            package = types.ModuleType(name)
+            package.__path__ = [str(directory)] if depth == 2 else []
+            package.__package__ = name
+            sys.modules[name] = package
+    return names[-1]
+
+
+def _where(path: Path, exc: BaseException) -> str:
+    """``file:line: Type: message`` of a plugin's import failure (the line in the plugin file itself)."""
+    line = getattr(exc, "lineno", None) if isinstance(exc, SyntaxError) else None
+    if line is None:
+        frames = [f for f in traceback.extract_tb(exc.__traceback__) if Path(f.filename) == path]
+        line = frames[-1].lineno if frames else None
+    message = " ".join(str(exc).split())[:200]
+    return f"{path}{f':{line}' if line else ''}: {type(exc).__name__}: {message}"
+
+
 def _load_file(path: Path, namespace: str):
-    module_name = f"surf_bench_plugins.{namespace}.{path.stem}"
+    package = _package(path.parent, namespace)
+    module_name = f"{package}.{path.stem}"
     if module_name in sys.modules:
         return sys.modules[module_name]
     spec = importlib.util.spec_from_file_location(module_name, path)
     module = importlib.util.module_from_spec(spec)
+    module.__package__ = package
     sys.modules[module_name] = module
     try:
         spec.loader.exec_module(module)
-    except Exception as exc:  # a broken plugin must not hide the others' names
+    except Exception as exc:  # a broken plugin must not hide the others
         del sys.modules[module_name]
-        raise SurfBenchError(f"plugin {path} failed to import: {exc!r}") from exc
+        raise SurfBenchError(_where(path, exc)) from exc
     return module
+
+
+def _skip(folder: str, path: Path, why: str) -> None:
+    """Record a plugin file that cannot be used, and say so once (stderr); the other plugins load."""
+    _BROKEN.setdefault(folder, {})[path] = why
+    if path not in _WARNED:
+        _WARNED.add(path)
+        print(f"warning: {folder[:-1]} plugin skipped: {why}", file=sys.stderr)
 
 
 def _discover(folder: str, attribute: str, validate) -> dict:
@@ -62,21 +105,61 @@ def _discover(folder: str, attribute: str, validate) -> dict:
         for path in sorted(directory.glob("*.py")):
             if path.name.startswith("_"):
                 continue
-            module = _load_file(path, folder)
-            plugin = getattr(module, attribute, None)
-            if plugin is None:
-                raise SurfBenchError(f"plugin {path} defines no {attribute}")
-            validate(plugin, path)
+            try:
+                module = _load_file(path, folder)
+                plugin = getattr(module, attribute, None)
+                if plugin is None:
+                    raise SurfBenchError(f"{path}: defines no {attribute} (helper modules start with '_')")
+                validate(plugin, path)
+            except SurfBenchError as exc:
+                _skip(folder, path, str(exc))
+                continue
             name = plugin.name
-            if name in found:
-                raise SurfBenchError(f"duplicate {folder[:-1]} name '{name}' in {path} and {found[name][1]}")
+            if name in found or (folder, name) in _CONFLICTS:
+                claimed = _CONFLICTS.setdefault((folder, name), [found.pop(name)[1]] if name in found else [])
+                claimed.append(path)
+                _skip(folder, path, f"{path}: another {folder[:-1]} plugin is named '{name}' too "
+                                    f"({', '.join(map(str, claimed[:-1]))})")
+                continue
             found[name] = (plugin, path)
     if not found:
         raise SurfBenchError(
             f"no {folder} plugins found under {', '.join(map(str, _plugin_roots()))}: "
             "install surf-bench from its source tree (pip install -e .)"
         )
+    _PATHS.update({(folder, name): path for name, (_, path) in found.items()})
     return {name: plugin for name, (plugin, _) in found.items()}
+
+
+def _unavailable(kind: str, folder: str, name: str, table: dict) -> SurfBenchError:
+    """Why ``name`` is not in ``table``: two plugins claim it, or it is unknown (naming the skipped
+    plugin files, which may be where it was meant to come from)."""
+    if (folder, name) in _CONFLICTS:
+        paths = ", ".join(map(str, _CONFLICTS[(folder, name)]))
+        return UsageError(f"two {kind} plugins are named '{name}' ({paths}); rename one of them")
+    error = unknown(kind, name, table)
+    broken = _BROKEN.get(folder)
+    if broken:
+        error = UsageError(f"{error} (skipped plugin files: {'; '.join(broken.values())})")
+    return error
+
+
+def broken_plugins() -> dict[str, dict[Path, str]]:
+    """{folder: {plugin file: why it was skipped}} of the plugin files that could not be used."""
+    methods()
+    datasets()
+    return {folder: dict(files) for folder, files in _BROKEN.items()}
+
+
+def reload() -> None:
+    """Forget every loaded plugin: the next lookup reads the plugin folders again (tests, long sessions)."""
+    methods.cache_clear()
+    datasets.cache_clear()
+    for store in (_PATHS, _BROKEN, _CONFLICTS):
+        store.clear()
+    _WARNED.clear()
+    for name in [n for n in sys.modules if n == "surf_bench_plugins" or n.startswith("surf_bench_plugins.")]:
+        del sys.modules[name]
 
 
 def _validate_method(plugin, path):
@@ -115,12 +198,18 @@ def datasets() -> dict:
 def get_method(name: str):
     table = methods()
     if name not in table:
-        raise unknown("method", name, table)
+        raise _unavailable("method", "methods", name, table)
     return table[name]
+
+
+def plugin_file(kind: str, name: str) -> Path:
+    """The file a method (``kind="methods"``) or dataset (``"datasets"``) plugin was loaded from."""
+    (methods if kind == "methods" else datasets)()
+    return _PATHS[(kind, name)]
 
 
 def get_dataset(name: str):
     table = datasets()
     if name not in table:
-        raise unknown("dataset", name, table)
+        raise _unavailable("dataset", "datasets", name, table)
     return table[name]

@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import figures, table
-from .results import CELL_KEY
+from .results import CELL_KEY, code_label
 
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:1.5em auto;max-width:1400px;color:#222}
@@ -139,10 +139,9 @@ def _provenance(cells: pd.DataFrame) -> str:
         except (OSError, json.JSONDecodeError):
             continue
         prov = record.get("provenance") or {}
-        code = prov.get("code") or {}
-        commit = code.get("commit") if isinstance(code, dict) else code
         rows.append([cell["dataset"], cell["method"], cell["preset"], cell["variant"], cell["seed"],
-                     prov.get("config_hash"), (str(commit) or "")[:10], prov.get("device"), prov.get("wall_seconds"),
+                     prov.get("config_hash"), code_label(prov.get("train_code") or prov.get("code")) or "",
+                     prov.get("device"), prov.get("wall_seconds"),
                      prov.get("train_mixtures"), prov.get("finished_at")])
     head = ["dataset", "method", "preset", "variant", "seed", "config", "code", "device", "wall s",
             "training mixtures", "finished"]

@@ -249,7 +249,15 @@ CELL_KEY = ["dataset", "method", "preset", "variant", "seed"]  # one cell; prese
 REFERENCE_COLUMNS = ("bayes_mean", "posterior_sample")
 COLUMNS = [*CELL_KEY, "split", "metric", "mean", "ci_low", "ci_high", "baseline", *REFERENCE_COLUMNS,
            "higher_is_better", "headline", "nfe", "supervised", "kind", "modality", "protocol",
-           "n_items", "config_hash", "train_mixtures", "train_seconds", "wall_seconds", "remix_error_db", "path"]
+           "n_items", "config_hash", "train_code", "train_mixtures", "train_seconds", "wall_seconds", "remix_error_db",
+           "path"]
+
+
+def code_label(code: dict | None) -> str | None:
+    """A code version as one short label: the commit's first 10 hex, '+dirty' with uncommitted changes."""
+    if not isinstance(code, dict) or not code.get("git_commit"):
+        return None
+    return str(code["git_commit"])[:10] + ("+dirty" if code.get("git_dirty") else "")
 
 
 def score_records(root: Path):
@@ -294,6 +302,7 @@ def collect(root: Path = Path("results")):
                 "nfe": record.get("nfe"), "supervised": record.get("supervised"), "kind": record.get("kind"),
                 "modality": record.get("modality"), "protocol": record.get("protocol"),
                 "n_items": record.get("n_items"), "config_hash": prov.get("config_hash"),
+                "train_code": code_label(prov.get("train_code") or prov.get("code")),
                 "train_mixtures": train.get("train_mixtures", prov.get("train_mixtures")),
                 "train_seconds": prov.get("train_seconds"), "wall_seconds": prov.get("wall_seconds"),
                 "remix_error_db": (record.get("unsupervised") or {}).get("remix_error_db"), "path": str(path),

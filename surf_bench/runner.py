@@ -46,10 +46,13 @@ from .cells import (
     variant_name,
 )
 from .checkpoint import TRAINING_SECTIONS
+from .contract import check_separates
 from .criterion import remix_consistency
-from .data.base import check_split
+from .data.base import check_split, mixture_sum
 from .errors import CellBusy, CheckpointError, DataError, SurfBenchError, UsageError
 from .evaluate import evaluate
+from .fingerprint import differences as fingerprint_differences
+from .fingerprint import fingerprint
 from .provenance import code_version, device_description, package_versions
 from .results import (
     RUNTIME_KEYS,
@@ -248,22 +251,55 @@ def _remove_if_empty(directory: Path) -> None:
             directory.rmdir()
 
 
-def _finished_result(metrics_path: Path, cfg, directory: Path, log) -> dict:
-    """The results of a finished cell, after checking they were computed with this config."""
+def _finished_result(metrics_path: Path, r: Resolved, log) -> dict:
+    """The results of a finished cell, after checking they were computed with this config, this
+    plugin code and this data (docs/architecture.md, "Results": "Reuse")."""
+    cfg, directory, split = r.cfg, r.directory, r.request.split
     try:
         previous = load_json(metrics_path)
     except SurfBenchError:
         raise SurfBenchError(f"{metrics_path} is unreadable; run again with --force to recompute this "
                              "cell") from None
-    old_config = (previous.get("provenance") or {}).get("config")
+    provenance = previous.get("provenance") or {}
+    old_config = provenance.get("config")
     if old_config:
         differences = config_differences(old_config, cfg.to_dict())
         if differences:
             raise UsageError(f"cell {directory} already finished with other settings "
                              f"({describe_differences(differences)}); add --force to replace its results, "
                              "or name another --variant")
+    recorded = provenance.get("fingerprint")
+    if recorded:
+        manifests = {"train": _open_train(r).manifest_hash(),
+                     split: open_split(r.adapter, r.cell.dataset, split, r.root, r.cell.seed).manifest_hash()}
+        stale = fingerprint_differences(recorded, fingerprint(r.cell.method, r.cell.dataset, manifests),
+                                        ("train", split))
+        if stale:
+            raise UsageError(f"the {split} score of {directory} is not the score of this code and data: "
+                             f"{'; '.join(stale)}; {_stale_choices(stale, split)}")
+    _note_engine(provenance.get("train_code") or provenance.get("code"), "trained", directory, log)
     log(f"cell already finished: {metrics_path} (use --force to run it again)")
     return previous
+
+
+def _stale_choices(stale: list[str], split: str) -> str:
+    """What to do about a stale result, for the one-line refusal."""
+    if all(f"the {split} split's data" in line for line in stale):
+        return (f"--rescore scores model.pt on the {split} data now there, --force retrains, --variant NAME keeps "
+                "the old cell beside a new one")
+    return ("--force retrains, --variant NAME trains a new cell beside the old one, --rescore scores model.pt "
+            "again (when only scoring code changed)")
+
+
+def _note_engine(recorded: dict | None, what: str, directory: Path, log) -> None:
+    """One line when a reused cell was computed by another engine commit than this one."""
+    if not recorded:
+        return
+    now = code_version()
+    then_commit, now_commit = recorded.get("git_commit"), now.get("git_commit")
+    if then_commit and now_commit and (then_commit != now_commit or recorded.get("git_dirty")):
+        dirty = " with uncommitted changes" if recorded.get("git_dirty") else ""
+        log(f"note: {directory} was {what} by engine commit {then_commit[:10]}{dirty}; this is {now_commit[:10]}")
 
 
 # --- 1. the cell a method starts from ---------------------------------------------------------
@@ -344,6 +380,14 @@ def _load_model(r: Resolved, train_split, device: str):
         raise UsageError(f"cell {r.directory} was trained with other settings "
                          f"({describe_differences(differences)}); add --force to retrain it, or name another "
                          "--variant")
+    current = fingerprint(r.cell.method, r.cell.dataset, {"train": train_split.manifest_hash()})
+    stale = fingerprint_differences(state["training"].get("fingerprint"), current, ("train",))
+    data_changed = [line for line in stale if "split's data" in line]
+    if data_changed or (stale and not r.request.rescore):
+        raise UsageError(f"{model_path} is not a model of this code and data: {'; '.join(stale)}; "
+                         + ("--force retrains on the data now there, --variant NAME trains a new cell beside it"
+                            if data_changed else _stale_choices(stale, "train")))
+    _note_engine(state["training"].get("code"), "trained", r.directory, print)
     method = _build_method(r, train_split.spec, device, seed_everything(r.cell.seed))
     method.net.load_state_dict(state["net"])
     method.net.eval()
@@ -385,6 +429,7 @@ def _train(r: Resolved, train_split, device: str, log):
                                       f"{r.cell.method}'s network ({short_error(exc)}); retrain it with --force "
                                       "and the same --set net.* options") from None
             trainer.meta["init"] = init
+    check_separates(method, _first_mixtures(train_split, device), train_split.spec.n_slots)
     if not resumed:
         # Training starts from the same global random state whether or not the init cell had to be
         # trained first in this process (a resumed run restores the states from its checkpoint).
@@ -402,6 +447,7 @@ def _train(r: Resolved, train_split, device: str, log):
         "resumed_from_step": info["resumed_from_step"], "train_mixtures": info["train_mixtures"],
         "dynamic_mixing": cfg.data.dynamic_mixing, "threads": threads, "device": device_description(device),
         "init": init, "code": code_version(), "processes": world.size,
+        "fingerprint": fingerprint(r.cell.method, r.cell.dataset, {"train": train_split.manifest_hash()}),
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     import pandas as pd
@@ -412,6 +458,12 @@ def _train(r: Resolved, train_split, device: str, log):
     files = {"train_log.csv": pd.DataFrame(info["history"]).to_csv(index=False).encode(),
              "model.pt": torch_bytes(model)}
     return method, training, files
+
+
+def _first_mixtures(split, device: str, count: int = 2) -> torch.Tensor:
+    """The summed mixtures of a split's first items (mixtures only: the leak-proof rule holds)."""
+    index = torch.arange(min(count, len(split)))
+    return mixture_sum(split.mixtures(index), split.spec).to(device)
 
 
 def _trained(r: Resolved, train_split, device: str, log):
@@ -477,6 +529,9 @@ def metrics_record(r: Resolved, result: dict, training: dict, split_obj, method,
             "init_checkpoint_sha256": init["sha256"] if init else None,
             "init_config_hash": init["config_hash"] if init else None,
             f"{r.request.split}_manifest_hash": split_obj.manifest_hash(),
+            # the plugins now, the training data as the model's record has it, and the scored split
+            "fingerprint": fingerprint(cell.method, cell.dataset, {**(training.get("fingerprint") or {}).get(
+                "manifests", {}), r.request.split: split_obj.manifest_hash()}),
             "n_params": sum(p.numel() for p in method.net.parameters()),
             "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "host": platform.node(),
@@ -495,12 +550,12 @@ def run_cell(request: CellRequest, log=print) -> dict:
     if world.active and request.rescore:
         raise UsageError("--rescore scores in one process; run it without torchrun")
     if distributed.broadcast_object(metrics_path.exists() and not request.force and not request.rescore):
-        return _finished_result(metrics_path, r.cfg, r.directory, log) if world.writer else None
+        return _finished_result(metrics_path, r, log) if world.writer else None
     device = r.device
     with cell_lock(r.directory, 0, log):
         if distributed.broadcast_object(metrics_path.exists() and not request.force and not request.rescore):
             # finished meanwhile
-            return _finished_result(metrics_path, r.cfg, r.directory, log) if world.writer else None
+            return _finished_result(metrics_path, r, log) if world.writer else None
         train_split = _open_train(r)
         eval_split = open_split(r.adapter, r.cell.dataset, request.split, r.root, r.cell.seed)
         check_specs(r.cell.dataset, r.adapter, train_split, eval_split)

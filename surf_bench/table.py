@@ -129,7 +129,9 @@ def leaderboard(frame: pd.DataFrame, table: str = "main", split: str = "test",
                          "paper": float(value.iloc[0]) if len(value) else math.nan,
                          "higher_is_better": catalog.metric(metric).higher_is_better,
                          "preset": cells["preset"].iloc[0], "train_mixtures": cells["train_mixtures"].max(),
-                         "nfe": cells["nfe"].iloc[0], "column": rank})
+                         "nfe": cells["nfe"].iloc[0], "column": rank,
+                         "train_code": ",".join(sorted(set(cells["train_code"].dropna()))) if "train_code" in cells
+                         else ""})
         references = [("baseline", "mixture", "baseline")]
         references += [("oracle", label, column) for column, label in REFERENCE_ROWS.items()
                        if column in sub and sub[column].notna().any()]
@@ -224,9 +226,14 @@ def caption(rows: pd.DataFrame, table: str, split: str) -> str:
         label = dataset if paper == dataset else f"{dataset} (stands for the paper's {paper})"
         parts.append(f"{label}: {int(mixtures.max()) if len(mixtures) else '?'} training mixtures, "
                      f"{int(sub['seeds'].max())} seed(s)")
-    return (f"{table} table, preset {presets}, {split} split; " + "; ".join(parts) +
+    codes = sorted({c for value in rows.get("train_code", pd.Series(dtype=str)).dropna() for c in str(value).split(",")
+                    if c})
+    mixed = (f" Its cells were trained by {len(codes)} code versions ({', '.join(codes)}): see each cell's "
+             "provenance." if len(codes) > 1 else "")
+    return (f"{table} table, preset {presets}, {split} split; " + "; ".join(parts) + mixed +
             ". Mean over seeds with a 95% interval (item bootstrap for one seed, t over seed means for more); "
-            "flows at their headline NFE; bold: best unsupervised; 'paper': the SURF paper's value." +
+            "flows at their headline NFE; bold: best unsupervised; 'paper': the SURF paper's value (beside the sets "
+            "that stand for the paper's)." +
             (" Oracle rows: the Bayes-optimal PIT-aligned posterior mean and one exact posterior sample "
              "(exact posterior of the dataset's Gaussian-mixture prior)." if (rows["group"] == "oracle").any() else ""))
 
@@ -241,9 +248,11 @@ def _wide(rows: pd.DataFrame, latex: bool) -> tuple[list[str], list[list[str]]]:
         up, label = declared.higher_is_better, f"{dataset} {declared.label}"
         if latex:
             arrow = (r" $\uparrow$" if up else r" $\downarrow$") if declared.ranked else ""
-            header += [escape_latex(label) + arrow, "paper"]
+            header.append(escape_latex(label) + arrow)
         else:
-            header += [label + ((" ↑" if up else " ↓") if declared.ranked else ""), "paper"]
+            header.append(label + ((" ↑" if up else " ↓") if declared.ranked else ""))
+        if dataset in PAPER_DATASET:  # the paper's column only beside a set that stands for a paper's set
+            header.append("paper")
     body, group = [], None
     for (g, method), sub in rows.groupby(["group", "method"], sort=False):
         if g != group:
@@ -252,8 +261,9 @@ def _wide(rows: pd.DataFrame, latex: bool) -> tuple[list[str], list[list[str]]]:
         line = [escape_latex(method) if latex else method]
         for dataset, metric in keys:
             hit = sub[(sub["dataset"] == dataset) & (sub["metric"] == metric)]
-            line += [_cell(hit.iloc[0], latex) if len(hit) else missing,
-                     _fmt(hit["paper"].iloc[0], missing=missing) if len(hit) else missing]
+            line.append(_cell(hit.iloc[0], latex) if len(hit) else missing)
+            if dataset in PAPER_DATASET:
+                line.append(_fmt(hit["paper"].iloc[0], missing=missing) if len(hit) else missing)
         body.append(line)
     return header, body
 
@@ -271,7 +281,7 @@ def to_markdown(rows: pd.DataFrame, table: str, split: str) -> str:
 
 def to_latex(rows: pd.DataFrame, table: str, split: str) -> str:
     header, body = _wide(rows, latex=True)
-    out = [r"\begin{table}[t]", r"\centering", r"\small", r"\begin{tabular}{l" + "rr" * ((len(header) - 1) // 2) + "}",
+    out = [r"\begin{table}[t]", r"\centering", r"\small", r"\begin{tabular}{l" + "r" * (len(header) - 1) + "}",
            r"\toprule", " & ".join(header) + r" \\", r"\midrule"]
     first = True
     for line in body:

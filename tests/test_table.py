@@ -160,3 +160,20 @@ def test_oracle_sets_get_the_bayes_and_exact_sample_rows_and_no_bold_spread(tmp_
     assert "gmm2 spread ratio |" in markdown and "Oracle rows" in markdown
     # Datasets without an exact posterior keep the plain layout.
     assert "oracle" not in set(table.leaderboard(collect(tmp_path / "none"), "main").get("group", []))
+
+
+def test_a_table_says_when_its_cells_were_trained_by_different_code(root):
+    for method, commit in (("pit", "a" * 40), ("floss", "b" * 40)):
+        path = root / "mnist2-mini" / method / "quick" / "default" / "seed0" / "metrics.json"
+        record = json.loads(path.read_text())
+        record["provenance"]["train_code"] = {"git_commit": commit, "git_dirty": method == "floss"}
+        path.write_text(json.dumps(record))
+    text = table.to_markdown(table.leaderboard(collect(root), "main"), "main", "test")
+    assert "trained by 2 code versions (aaaaaaaaaa, bbbbbbbbbb+dirty)" in text
+
+
+def test_the_paper_column_stands_only_beside_sets_that_stand_for_a_papers_set(tmp_path):
+    write_cell(tmp_path, "pit", 0, np.full(10, 20.0), dataset="gmm2")
+    write_cell(tmp_path, "pit", 0, np.full(10, 19.0), dataset="mnist2-mini")
+    header = table.to_markdown(table.leaderboard(collect(tmp_path), "main"), "main", "test").splitlines()[0]
+    assert header.startswith("| method | gmm2 PSNR ↑ | mnist2-mini PSNR ↑ | paper |")

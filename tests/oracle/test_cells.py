@@ -3,7 +3,6 @@
 samples the exact posterior scores as the exact-sample row."""
 
 import json
-import sys
 
 import pytest
 
@@ -69,11 +68,10 @@ def sampler_plugin(tmp_path, monkeypatch):
     (root / "methods").mkdir(parents=True)
     (root / "methods" / "posterior_sampler.py").write_text(SAMPLER)
     monkeypatch.setenv("SURF_BENCH_PLUGIN_PATH", str(root))
-    registry.methods.cache_clear()
+    registry.reload()
     yield
     monkeypatch.undo()
-    registry.methods.cache_clear()
-    sys.modules.pop("surf_bench_plugins.methods.posterior_sampler", None)
+    registry.reload()
 
 
 def test_a_plugin_that_samples_the_exact_posterior_scores_as_the_sample_row(sampler_plugin, tmp_path):

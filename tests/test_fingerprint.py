@@ -1,0 +1,126 @@
+"""A reused result is the result of this code and this data (surf_bench/fingerprint.py and the
+runner's reuse checks): an edited plugin method, or other data under --data-root, is refused in one
+line that says what changed and what to do; an edited comment is not a change."""
+
+from pathlib import Path
+
+import pytest
+
+from surf_bench import registry
+from surf_bench.errors import UsageError
+from surf_bench.fingerprint import code_hash, differences
+from surf_bench.runner import CellRequest, run_cell
+
+METHOD = '''"""A plugin method for the reuse tests."""
+
+from surf_bench.method import Method
+
+
+class Shrink(Method):
+    name = "shrink"
+    description = "one-step estimates pulled to an equal share of the mixture"
+    kind = "regression"
+
+    def training_loss(self, batch):
+        est = self.regress(self.net, batch.mix, self.n_slots)
+        return (est - (batch.mix / self.n_slots).unsqueeze(1)).pow(SCALE).mean()
+
+
+SCALE = 2
+METHOD = Shrink
+'''
+
+DATASET = '''"""A plugin dataset whose splits come from the root: n.txt holds the number of test images."""
+
+from pathlib import Path
+
+import torch
+
+from surf_bench.data.base import DatasetAdapter
+from surf_bench.data.image_pairs import ImageMixtureSplit
+
+
+class Folder(DatasetAdapter):
+    name = "rootsized"
+    modality = "image"
+    n_slots = 2
+
+    def open(self, split, root=None, seed=0):
+        n = int((Path(root) / "n.txt").read_text()) if split == "test" else 16
+        images = torch.rand(n, 1, 8, 8, generator=torch.Generator().manual_seed(len(split) + n))
+        return ImageMixtureSplit(f"rootsized/{split}", images, 2, 0, "fixed" if split != "train" else "disjoint")
+
+
+DATASET = Folder()
+'''
+
+
+@pytest.fixture
+def plugins(tmp_path, monkeypatch):
+    root = tmp_path / "plugins"
+    (root / "methods").mkdir(parents=True)
+    (root / "datasets").mkdir()
+    (root / "methods" / "shrink.py").write_text(METHOD)
+    (root / "datasets" / "rootsized.py").write_text(DATASET)
+    monkeypatch.setenv("SURF_BENCH_PLUGIN_PATH", str(root))
+    registry.reload()
+    yield root
+    monkeypatch.undo()
+    registry.reload()
+
+
+def data_root(tmp_path: Path, n: int) -> Path:
+    folder = tmp_path / f"data{n}"
+    folder.mkdir(exist_ok=True)
+    (folder / "n.txt").write_text(str(n))
+    return folder
+
+
+def run(out, root, **kwargs):
+    request = CellRequest("shrink", "rootsized", "smoke", 0, {"train.steps": 3, "net.channels": 8, "train.threads": 1},
+                          out, "cpu", data_root=str(root), **kwargs)
+    return run_cell(request, log=lambda *_: None)
+
+
+def reload_method(plugins, text):
+    (plugins / "methods" / "shrink.py").write_text(text)
+    registry.reload()
+
+
+def test_code_hash_ignores_comments_and_docstrings_not_code(tmp_path):
+    a, b, c = tmp_path / "a.py", tmp_path / "b.py", tmp_path / "c.py"
+    a.write_text('"""doc"""\nX = 1  # one\n\n\ndef f():\n    """f"""\n    return X\n')
+    b.write_text('"""other doc"""\n# a comment\nX = 1\n\ndef f():\n    return X\n')
+    c.write_text('"""doc"""\nX = 2\n\n\ndef f():\n    return X\n')
+    assert code_hash(a) == code_hash(b) != code_hash(c)
+
+
+def test_an_edited_plugin_method_is_not_reused_silently(plugins, tmp_path):
+    out, root = tmp_path / "out", data_root(tmp_path, 20)
+    first = run(out, root)
+    reload_method(plugins, METHOD.replace("# one", "").replace('"""A plugin method', '"""The plugin method'))
+    assert run(out, root)["metrics"] == first["metrics"]  # a docstring edit: the same code
+    reload_method(plugins, METHOD.replace("SCALE = 2", "SCALE = 4"))
+    with pytest.raises(UsageError, match=r"method plugin .*shrink.py changed since.*--force.*--variant.*--rescore"):
+        run(out, root)
+    with pytest.raises(UsageError, match="changed since"):
+        run(out, root, split="valid")  # scoring the old model on another split: refused too
+    assert run(out, root, rescore=True)["metrics"]  # the user says only scoring changed: rescored
+
+
+def test_other_data_under_data_root_is_not_reused_silently(plugins, tmp_path):
+    out = tmp_path / "out"
+    first = run(out, data_root(tmp_path, 20))
+    assert first["n_items"] == 20
+    with pytest.raises(UsageError, match=r"test split's data changed since.*--rescore"):
+        run(out, data_root(tmp_path, 30))
+    again = run(out, data_root(tmp_path, 30), rescore=True)
+    assert again["n_items"] == 30
+
+
+def test_differences_name_what_changed_and_ignore_unrecorded_results():
+    old = {"plugins": {"method": {"path": "m.py", "code_hash": "aaaa"}}, "manifests": {"train": "t1", "test": "x"}}
+    new = {"plugins": {"method": {"path": "m.py", "code_hash": "bbbb"}}, "manifests": {"train": "t2", "test": "x"}}
+    lines = differences(old, new, ("train", "test"))
+    assert len(lines) == 2 and "method plugin m.py" in lines[0] and "train split's data" in lines[1]
+    assert differences(None, new, ("train",)) == [] and differences(old, old, ("train", "test")) == []
