@@ -48,7 +48,7 @@ from .cells import (
 from .checkpoint import TRAINING_SECTIONS
 from .contract import check_separates
 from .criterion import remix_consistency
-from .data.base import check_split, mixture_sum
+from .data.base import DatasetAdapter, check_split, mixture_sum
 from .errors import CellBusy, CheckpointError, DataError, SurfBenchError, UsageError
 from .evaluate import evaluate
 from .fingerprint import differences as fingerprint_differences
@@ -187,9 +187,27 @@ def open_split(adapter, name: str, split: str, root: Path, seed: int, dynamic_mi
         raise DataError(f"{name}/{split}: cannot read {where} ({exc.strerror or exc}); check the files under "
                         f"{root}") from exc
     except Exception as exc:
-        raise DataError(f"{name}/{split}: the files under {root} could not be read ({short_error(exc)}); check "
-                        f"them or fetch the dataset again (surf-bench fetch {name} --root {root})") from exc
+        own = type(adapter).fetch is DatasetAdapter.fetch  # no downloader: the user's own files
+        advice = ("check them" if own else
+                  f"check them or fetch the dataset again (surf-bench fetch {name} --root {root})")
+        raise DataError(f"{name}/{split}: the files under {root} could not be read ({short_error(exc)}); "
+                        f"{advice}") from exc
     return check_split(opened, f"{name}/{split}")
+
+
+def check_scored_items(split, n_items: int, batch: int = 64) -> None:
+    """The items a score will read are finite (mixtures and references): a NaN in the test split is a
+    data error found before training, naming the item."""
+    count = len(split) if n_items in (0, None) else min(n_items, len(split))
+    ids = split.item_ids()
+    for start in range(0, count, batch):
+        index = torch.arange(start, min(count, start + batch))
+        for what, values in (("mixture", split.mixtures(index)), ("sources", split.sources_batch(index))):
+            bad = ~torch.isfinite(values.flatten(1)).all(1)
+            if bad.any():
+                item = ids[int(index[int(bad.nonzero()[0])])]
+                raise DataError(f"{split.spec.name}: item {item} has NaN or infinite {what}; fix or drop it before "
+                                "training (the score would fail on it)")
 
 
 def check_specs(name: str, adapter, train_split, eval_split) -> None:
@@ -244,11 +262,16 @@ def cell_lock(directory: Path, wait: float = 0.0, log=print):
 
 
 def _remove_if_empty(directory: Path) -> None:
-    """A run that failed before writing anything leaves no folder holding only its lock."""
+    """A run that failed before writing anything leaves no folder holding only its lock, nor the
+    empty <dataset>/<method>/<preset>/<variant> folders above it."""
     with contextlib.suppress(OSError):
         if {p.name for p in directory.iterdir()} <= {".lock"}:
             (directory / ".lock").unlink(missing_ok=True)
             directory.rmdir()
+            for parent in list(directory.parents)[:4]:  # variant, preset, method, dataset
+                if any(parent.iterdir()):
+                    break
+                parent.rmdir()
 
 
 def _finished_result(metrics_path: Path, r: Resolved, log) -> dict:
@@ -559,6 +582,8 @@ def run_cell(request: CellRequest, log=print) -> dict:
         train_split = _open_train(r)
         eval_split = open_split(r.adapter, r.cell.dataset, request.split, r.root, r.cell.seed)
         check_specs(r.cell.dataset, r.adapter, train_split, eval_split)
+        if request.force or not (r.directory / "model.pt").is_file():
+            check_scored_items(eval_split, r.cfg.eval.n_items)  # before hours of training, not after
         method, training, files = _trained(r, train_split, device, log)
         if not world.writer:
             return None  # rank 0 scores the model and writes every file

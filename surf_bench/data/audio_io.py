@@ -61,12 +61,14 @@ def read_audio(
     frames: int = -1,
     allow_resample: bool = False,
     exact: bool = True,
+    downmix: bool = False,
 ) -> np.ndarray:
     """Mono float32 samples ``[start, start + frames)`` of ``path``, counted at ``rate``.
 
     A file at another rate is an error unless ``allow_resample`` (then the matching span is read
     and resampled with soxr). With ``exact``, fewer samples than asked for means a truncated file.
-    Multichannel files are averaged to mono.
+    A multichannel file is an error (the harness separates mono signals and will not average a
+    stereo recording behind the user's back) unless ``downmix``, when its channels are averaged.
     """
     path = Path(path)
     info = audio_info(path)
@@ -79,13 +81,17 @@ def read_audio(
         data, _ = sf.read(str(path), start=file_start, frames=file_frames, dtype="float32", always_2d=True)
     except (sf.SoundFileError, RuntimeError) as exc:
         raise DataError(
-            f"{path}: cannot decode audio ({_reader_reason(exc)}); the file is corrupt or truncated, re-download it"
+            f"{path}: cannot decode audio ({_reader_reason(exc)}); the file is corrupt or truncated: replace it "
+            "(for a public dataset, `surf-bench fetch` it again)"
         ) from None
+    if data.shape[1] > 1 and not downmix:
+        raise DataError(f"{path}: {data.shape[1]} channels, but the harness separates mono audio; convert the "
+                        "file to mono first (e.g. `sox in.wav -c 1 out.wav`)")
     x = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
     if exact and file_frames >= 0 and len(x) < file_frames:
         raise DataError(
             f"{path}: truncated: {len(x)} samples from offset {file_start}, expected {file_frames} "
-            f"(file holds {info.frames}); re-download it"
+            f"(file holds {info.frames}); replace the file (for a public dataset, `surf-bench fetch` it again)"
         )
     if info.sample_rate != rate:
         x = resample(x, info.sample_rate, rate)

@@ -59,10 +59,10 @@ class SourceSplit(abc.ABC):
         """Sources of item i: [K, C, H, W] or [K, T]."""
 
     def mixtures(self, index: torch.Tensor) -> torch.Tensor:
-        return torch.stack([self.mixture(int(i)) for i in index])
+        return stack_items(self, [self.mixture(int(i)) for i in index], index, "mixture")
 
     def sources_batch(self, index: torch.Tensor) -> torch.Tensor:
-        return torch.stack([self.sources(int(i)) for i in index])
+        return stack_items(self, [self.sources(int(i)) for i in index], index, "sources")
 
     dynamic_mixing: bool = False  # True: set_epoch draws new mixtures from the clean sources
 
@@ -116,6 +116,20 @@ class DatasetAdapter(abc.ABC):
             "DatasetAdapter.example(root) to write a tiny copy of the dataset in its on-disk format under root "
             "and return (adapter, root), so that tests/test_conformance.py can check it (docs/architecture.md)"
         )
+
+
+def stack_items(split: SourceSplit, tensors: list, index, what: str) -> torch.Tensor:
+    """torch.stack of a batch of items, or a DataError that names the items whose shapes differ."""
+    try:
+        return torch.stack(tensors)
+    except RuntimeError:
+        shapes = {}
+        ids = split.item_ids()
+        for i, tensor in zip(index, tensors, strict=True):
+            shapes.setdefault(tuple(tensor.shape), ids[int(i)])
+        listed = "; ".join(f"{item}: {list(shape)}" for shape, item in list(shapes.items())[:3])
+        raise DataError(f"{split.spec.name}: items of one batch have {what} of different shapes ({listed}); cut "
+                        "the items of a split to one length (or give the adapter a crop length)") from None
 
 
 def mixture_sum(mixture: torch.Tensor, spec: DataSpec) -> torch.Tensor:

@@ -21,7 +21,9 @@ def test_read_segment_resample_and_errors(tmp_path, h):
     with pytest.raises(DataError, match="truncated"):
         read_audio(path, 16000, 7900, 200)
     stereo = h.write(tmp_path / "s.wav", np.stack([x, -x], 1), 16000, subtype="FLOAT")
-    assert np.allclose(read_audio(stereo, 16000), 0)
+    assert np.allclose(read_audio(stereo, 16000, downmix=True), 0)
+    with pytest.raises(DataError, match="2 channels, but the harness separates mono audio"):
+        read_audio(stereo, 16000)
     with pytest.raises(DataError, match="missing audio file"):
         read_audio(tmp_path / "none.wav", 16000)
 
