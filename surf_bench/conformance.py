@@ -180,10 +180,25 @@ def check_checkpoint_round_trip(cls, modality, tmp_path) -> None:
              "or an unseeded random draw?)")
 
 
+def check_separates_untrained(cls, modality) -> None:
+    """A method that learns nothing (``trains = False``): no network, and ``separate`` by the contract."""
+    split = tiny_split(modality)
+    method, _ = build(cls, split.spec)
+    _require(not list(method.net.parameters()), f"{cls.name}: trains = False but it built a network with weights")
+    mix = mixture_sum(split.mixtures(torch.arange(4)), split.spec)
+    est = method.separate(mix, generator=torch.Generator().manual_seed(0))
+    check_estimates(method, est, mix, split.spec.n_slots, f"the conformance check ({modality})")
+
+
 def check_method(cls, modality, tmp_path: Path) -> None:
     """Every check of a method plugin on one modality (raises ConformanceError)."""
     check_declaration(cls)
     _require(modality in cls.modalities, f"{cls.name}: does not declare the modality {modality!r}")
+    if not cls.trains:
+        _require(not cls.supervised and cls.init_from is None and not cls.uses_teacher,
+                 f"{cls.name}: a method that learns nothing cannot be supervised, start from a cell or have a teacher")
+        check_separates_untrained(cls, modality)
+        return
     check_trains_and_separates(cls, modality, tmp_path)
     check_reads_sources_iff_supervised(cls, modality, tmp_path)
     check_checkpoint_round_trip(cls, modality, tmp_path)

@@ -30,6 +30,7 @@ class Method:
     init_from: str | None = None  # name of the method whose checkpoint initialises this one
     slot_factor: int = 1  # output slots = slot_factor * K (MixIT: 2)
     consistent: bool = True  # separate()'s estimates sum to the mixture (checked at the first batch: contract.py)
+    trains: bool = True  # False: a method that learns nothing (a classical separator): no network, no steps
     modalities: tuple = ("image", "audio")  # the data a method supports
     preset_defaults: dict = {}
     training_step: int = 0  # index of the step being computed (set by the Trainer; 0 before training)
@@ -40,7 +41,8 @@ class Method:
         self.device = device
         self.n_slots = spec.n_slots
         self.generator = generator or torch.Generator().manual_seed(0)
-        self.net: nn.Module = build_net(spec, cfg.net).to(device)
+        # A method that learns nothing gets an empty module: no network is built, trained or saved.
+        self.net: nn.Module = build_net(spec, cfg.net).to(device) if self.trains else nn.Module()
         self.teacher: nn.Module | None = make_teacher(self.net) if self.uses_teacher else None
         # Polyak average of the student (train.weights_ema), what a trained cell is scored with;
         # distinct from the remixers' teacher, which follows the student itself.

@@ -248,7 +248,7 @@ CELL_KEY = ["dataset", "method", "preset", "variant", "seed"]  # one cell; prese
 # The oracle sets' reference estimates (metrics/oracle.py), scored like the baseline.
 REFERENCE_COLUMNS = ("bayes_mean", "posterior_sample")
 COLUMNS = [*CELL_KEY, "split", "metric", "mean", "ci_low", "ci_high", "baseline", *REFERENCE_COLUMNS,
-           "higher_is_better", "headline", "nfe", "supervised", "kind", "modality", "protocol",
+           "higher_is_better", "headline", "nfe", "supervised", "trains", "kind", "modality", "protocol",
            "n_items", "config_hash", "train_code", "train_mixtures", "train_seconds", "wall_seconds", "remix_error_db",
            "path"]
 
@@ -299,7 +299,8 @@ def collect(root: Path = Path("results")):
                 "baseline": (record.get("baseline") or {}).get(name),
                 **{ref: ((record.get("references") or {}).get(ref) or {}).get(name) for ref in REFERENCE_COLUMNS},
                 "higher_is_better": declared.higher_is_better, "headline": declared.headline,
-                "nfe": record.get("nfe"), "supervised": record.get("supervised"), "kind": record.get("kind"),
+                "nfe": record.get("nfe"), "supervised": record.get("supervised"),
+                "trains": record.get("trains", True), "kind": record.get("kind"),
                 "modality": record.get("modality"), "protocol": record.get("protocol"),
                 "n_items": record.get("n_items"), "config_hash": prov.get("config_hash"),
                 "train_code": code_label(prov.get("train_code") or prov.get("code")),

@@ -429,6 +429,10 @@ def _train(r: Resolved, train_split, device: str, log):
     threads = set_threads(requested)
     make_deterministic(device)
     method = _build_method(r, train_split.spec, device, seed_everything(r.cell.seed))
+    if not r.method_cls.trains:  # a method that learns nothing: no steps, no checkpoint, no train_log.csv
+        check_separates(method, _first_mixtures(train_split, device), train_split.spec.n_slots)
+        info = {"steps": 0, "train_seconds": 0.0, "resumed_from_step": 0, "train_mixtures": 0, "history": None}
+        return _finish_training(r, method, info, None, False, threads, device, world, train_split.manifest_hash())
     checkpoint = r.directory / "checkpoint.pt"
     trainer = Trainer(method, train_split, cfg, r.cell.seed, checkpoint, log=log, monitor=request.monitor,
                       progress=request.progress)
@@ -465,12 +469,19 @@ def _train(r: Resolved, train_split, device: str, log):
             method.generator.manual_seed(own_seed)
     info = trainer.run()
     method.finish_training()
+    return _finish_training(r, method, info, init, resumed, threads, device, world, train_split.manifest_hash())
+
+
+def _finish_training(r: Resolved, method, info: dict, init, resumed: bool, threads: int, device: str, world,
+                     train_manifest: str):
+    """The training record and the files of a trained (or, for methods that learn nothing, set-up) cell."""
+    cfg = r.cfg
     training = {
         "steps": info["steps"], "train_seconds": info["train_seconds"], "resumed": resumed,
         "resumed_from_step": info["resumed_from_step"], "train_mixtures": info["train_mixtures"],
         "dynamic_mixing": cfg.data.dynamic_mixing, "threads": threads, "device": device_description(device),
         "init": init, "code": code_version(), "processes": world.size,
-        "fingerprint": fingerprint(r.cell.method, r.cell.dataset, {"train": train_split.manifest_hash()}),
+        "fingerprint": fingerprint(r.cell.method, r.cell.dataset, {"train": train_manifest}),
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     import pandas as pd
@@ -478,8 +489,9 @@ def _train(r: Resolved, train_split, device: str, log):
     model = {"net": method.net.state_dict(), "method": r.cell.method, "dataset": r.cell.dataset,
              "preset": r.cell.preset, "variant": r.cell.variant, "seed": r.cell.seed, "config_hash": cfg.hash(),
              "config": cfg.to_dict(), "training": training}
-    files = {"train_log.csv": pd.DataFrame(info["history"]).to_csv(index=False).encode(),
-             "model.pt": torch_bytes(model)}
+    files = {"model.pt": torch_bytes(model)}
+    if info["history"] is not None:
+        files["train_log.csv"] = pd.DataFrame(info["history"]).to_csv(index=False).encode()
     return method, training, files
 
 
@@ -533,7 +545,7 @@ def metrics_record(r: Resolved, result: dict, training: dict, split_obj, method,
     return {
         "method": cell.method, "dataset": cell.dataset, "preset": cell.preset, "variant": cell.variant,
         "seed": cell.seed, "split": r.request.split, "modality": r.adapter.modality,
-        "supervised": r.method_cls.supervised, "kind": r.method_cls.kind,
+        "supervised": r.method_cls.supervised, "kind": r.method_cls.kind, "trains": r.method_cls.trains,
         **result,
         "train": {k: training[k] for k in ("steps", "train_seconds", "resumed_from_step", "train_mixtures")},
         "provenance": {

@@ -1,6 +1,7 @@
 """The leaderboard: the paper's tables as layouts over ``results.collect`` (docs/architecture.md, "Tables").
 
-- ``main``: rows are methods (supervised, then unsupervised, then the do-nothing mixture), columns
+- ``main``: rows are methods (supervised, unsupervised, classical methods that learn nothing, then the
+  do-nothing mixture and, on the oracle sets, the Bayes rows), columns
   are dataset x metric (the headline metric and every metric the paper reports for that dataset),
   each with the paper's value beside ours. A cell is the mean over seeds with a 95% interval: the
   item bootstrap of the single seed, or a t interval over seed means when there are several. The
@@ -123,7 +124,10 @@ def leaderboard(frame: pd.DataFrame, table: str = "main", split: str = "test",
             mean, low, high = _interval(cells["mean"].to_numpy(float), cells["ci_low"].to_numpy(float),
                                         cells["ci_high"].to_numpy(float))
             value = ref.loc[ref["method"] == method, "value"]
-            rows.append({"group": "supervised" if bool(cells["supervised"].iloc[0]) else "unsupervised",
+            trains = cells["trains"].iloc[0] if "trains" in cells else True
+            group = ("classical" if pd.notna(trains) and not bool(trains) else
+                     "supervised" if bool(cells["supervised"].iloc[0]) else "unsupervised")
+            rows.append({"group": group,
                          "method": method, "dataset": dataset, "metric": metric, "mean": mean, "low": low,
                          "high": high, "seeds": int(cells["seed"].nunique()),
                          "paper": float(value.iloc[0]) if len(value) else math.nan,
@@ -153,7 +157,7 @@ def leaderboard(frame: pd.DataFrame, table: str = "main", split: str = "test",
             better = values.idxmax() if out.loc[index[0], "higher_is_better"] else values.idxmin()
             out.loc[better, "best"] = True
     order = {m: i for i, m in enumerate([*METHOD_ORDER, "mixture", *REFERENCE_ROWS.values()])}
-    group_order = {"supervised": 0, "unsupervised": 1, "baseline": 2, "oracle": 3}
+    group_order = {"supervised": 0, "unsupervised": 1, "classical": 2, "baseline": 3, "oracle": 4}
     out["_g"], out["_m"] = out["group"].map(group_order), out["method"].map(lambda m: order.get(m, 99))
     out = out.sort_values(["_g", "_m", "method", "column"]).drop(columns=["_g", "_m"])
     return out.reset_index(drop=True)

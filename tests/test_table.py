@@ -177,3 +177,16 @@ def test_the_paper_column_stands_only_beside_sets_that_stand_for_a_papers_set(tm
     write_cell(tmp_path, "pit", 0, np.full(10, 19.0), dataset="mnist2-mini")
     header = table.to_markdown(table.leaderboard(collect(tmp_path), "main"), "main", "test").splitlines()[0]
     assert header.startswith("| method | gmm2 PSNR ↑ | mnist2-mini PSNR ↑ | paper |")
+
+
+def test_methods_that_learn_nothing_are_their_own_group(root):
+    write_cell(root, "nmf", 0, np.full(50, 16.0))
+    path = root / "mnist2-mini" / "nmf" / "quick" / "default" / "seed0" / "metrics.json"
+    record = json.loads(path.read_text())
+    record["trains"] = False
+    path.write_text(json.dumps(record))
+    rows = table.leaderboard(collect(root), "main")
+    psnr = rows[rows["metric"] == "psnr"]
+    assert psnr.set_index("method").loc["nmf", "group"] == "classical"
+    assert list(psnr["method"])[-2:] == ["nmf", "mixture"]
+    assert "*classical*" in table.to_markdown(rows, "main", "test")
