@@ -98,6 +98,7 @@ class DataConfig:
     root: str = ""  # dataset root; "" = $SURF_BENCH_DATA or ~/.cache/surf_bench/<dataset>
     n_train: int = 0  # cap on training items (0 = all)
     dynamic_mixing: bool = False  # supervised only: new training mixtures from clean sources every epoch
+    seconds: float = 0.0  # audio item length for adapters that take one (audio-folder); 0 = the adapter's default
 
 
 @dataclass

@@ -51,7 +51,8 @@ def separate_examples(model_path: Path, device: str = "cpu") -> dict:
     adapter = registry.get_dataset(state["dataset"])
     method_cls = registry.get_method(state["method"])
     root = Path(cfg.data.root) if cfg.data.root else adapter.default_root()
-    split = open_split(adapter, state["dataset"], "test", root, int(state.get("seed", 0)))
+    seconds = ((state.get("config") or {}).get("data") or {}).get("seconds", 0.0)
+    split = open_split(adapter, state["dataset"], "test", root, int(state.get("seed", 0)), seconds=seconds)
     spec = split.spec
     count = min(len(split), IMAGE_ITEMS if spec.modality == "image" else AUDIO_ITEMS)
     method = method_cls(spec, cfg, device=device, generator=torch.Generator().manual_seed(0))

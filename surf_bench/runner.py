@@ -175,9 +175,12 @@ def seed_everything(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-def open_split(adapter, name: str, split: str, root: Path, seed: int, dynamic_mixing: bool = False):
+def open_split(adapter, name: str, split: str, root: Path, seed: int, dynamic_mixing: bool = False,
+               seconds: float = 0.0):
     """``adapter.open`` with every failure turned into one DataError that names the files."""
     options = {"dynamic_mixing": True} if dynamic_mixing and split == "train" else {}
+    if seconds and getattr(adapter, "crop_setting", False):
+        options["seconds"] = seconds
     try:
         opened = adapter.open(split, root, seed=seed, **options)
     except SurfBenchError:
@@ -294,7 +297,8 @@ def _finished_result(metrics_path: Path, r: Resolved, log) -> dict:
     recorded = provenance.get("fingerprint")
     if recorded:
         manifests = {"train": _open_train(r).manifest_hash(),
-                     split: open_split(r.adapter, r.cell.dataset, split, r.root, r.cell.seed).manifest_hash()}
+                     split: open_split(r.adapter, r.cell.dataset, split, r.root, r.cell.seed,
+                                       seconds=cfg.data.seconds).manifest_hash()}
         stale = fingerprint_differences(recorded, fingerprint(r.cell.method, r.cell.dataset, manifests),
                                         ("train", split))
         if stale:
@@ -384,7 +388,8 @@ def _build_method(r: Resolved, spec, device: str, generator):
 
 
 def _open_train(r: Resolved):
-    return open_split(r.adapter, r.cell.dataset, "train", r.root, r.cell.seed, r.cfg.data.dynamic_mixing)
+    return open_split(r.adapter, r.cell.dataset, "train", r.root, r.cell.seed, r.cfg.data.dynamic_mixing,
+                      r.cfg.data.seconds)
 
 
 def _load_model(r: Resolved, train_split, device: str):
@@ -592,7 +597,8 @@ def run_cell(request: CellRequest, log=print) -> dict:
             # finished meanwhile
             return _finished_result(metrics_path, r, log) if world.writer else None
         train_split = _open_train(r)
-        eval_split = open_split(r.adapter, r.cell.dataset, request.split, r.root, r.cell.seed)
+        eval_split = open_split(r.adapter, r.cell.dataset, request.split, r.root, r.cell.seed,
+                                seconds=r.cfg.data.seconds)
         check_specs(r.cell.dataset, r.adapter, train_split, eval_split)
         if request.force or not (r.directory / "model.pt").is_file():
             check_scored_items(eval_split, r.cfg.eval.n_items)  # before hours of training, not after

@@ -249,7 +249,8 @@ class ValidationMonitor:
         from .runner import open_split
 
         self.trial, self.spec, self.every = trial, spec, every
-        self.split = open_split(resolved.adapter, spec.dataset, "valid", resolved.root, spec.seed)
+        self.split = open_split(resolved.adapter, spec.dataset, "valid", resolved.root, spec.seed,
+                                seconds=resolved.cfg.data.seconds)
         from . import config as config_mod
 
         cfg = config_mod.from_dict(resolved.cfg.to_dict())
