@@ -76,8 +76,8 @@ def markdown(table: pd.DataFrame, dataset: str, split: str) -> str:
         def fmt(value, digits=2):
             return "–" if value is None or not np.isfinite(value) else f"{value:.{digits}f}"
         lines.append(f"| {r['preset']} | {r['method']} | {r['read_at']} | {r['seeds']} | {fmt(r.get('psnr'))} | "
-                     f"{fmt(r.get('mmse_gap_db'))} | {fmt(100 * r['closed'] + 0.0, 0)}% | {fmt(r.get('spread_ratio'))} | "
-                     f"{fmt(r.get('posterior_sw'), 3)} |")
+                     f"{fmt(r.get('mmse_gap_db'))} | {fmt(100 * r['closed'] + 0.0, 0)}% | "
+                     f"{fmt(r.get('spread_ratio'))} | {fmt(r.get('posterior_sw'), 3)} |")
     return "\n".join(lines) + "\n"
 
 

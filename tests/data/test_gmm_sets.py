@@ -13,7 +13,8 @@ from tests.helpers import PoisonedSplit
 
 pytest.importorskip("mlxtend")
 
-UNSUPERVISED = sorted(n for n, cls in registry.methods().items() if not cls.supervised)
+UNSUPERVISED = sorted(n for n, cls in registry.methods().items()
+                      if not cls.supervised and cls.trains and "image" in cls.modalities)  # image splits below
 
 
 def small(name="gmm2", k=2, **kwargs):
