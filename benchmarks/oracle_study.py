@@ -1,4 +1,4 @@
-"""The oracle study's summary (README, "The oracle study"): for every method on an oracle set, the
+"""The oracle study's summary (docs/results.md, "The oracle study"): for every method on an oracle set, the
 share of the gap from the mixture to the Bayes optimum that it closes and its spread ratio, at each
 preset, read from finished cells (a benchmark that prints figures; it trains nothing).
 

@@ -5,7 +5,7 @@
     python benchmarks/quick_table.py --params P --summarise           # only read finished cells
 
 The split is the params file's (default valid); an A/B grid (several variants of one method) is
-refused on test, which scores only final choices (README, "Protocol"). Cells are ordinary
+refused on test, which scores only final choices (docs/architecture.md, "Protocol"). Cells are ordinary
 `surf-bench run --cell I` cells (resumable, reused when finished), so the script
 can be stopped and started again, or the cells split over processes (a cell whose init cell is
 being trained by another process waits for it). Results are read with surf_bench.results.collect.

@@ -21,7 +21,7 @@ class FLOSS(Method):
     supervised = True
     # quick: t ~ beta_low (most training mass near t = 0, where the first Euler steps are decided) with
     # 20% of the steps at t = 0, chosen by the validation A/B of benchmarks/params/ab_mnist2_mini_quick.yaml
-    # among the t-sampling options every flow got (README, "Validation A/B under the protocol").
+    # among the t-sampling options every flow got (docs/results.md, "Validation A/B under the protocol").
     preset_defaults = {"quick": {"flow.t_dist": "beta_low", "flow.t0_prob": 0.2}}
 
     def training_loss(self, batch) -> torch.Tensor:

@@ -22,7 +22,7 @@ class ReMixIT(Method):
     uses_teacher = True
     init_from = "mixit"
     # quick: fine-tune the mixit cell for 1500 steps with an EMA of 0.999 per step and the K-slot start,
-    # chosen by the validation A/B of benchmarks/params/ab_mnist2_mini_quick.yaml (README, "Validation
+    # chosen by the validation A/B of benchmarks/params/ab_mnist2_mini_quick.yaml (docs/results.md, "Validation
     # A/B under the protocol").
     preset_defaults = {"quick": {"train.steps": 1500, "unsup.ema_decay": 0.999},
                        "paper": {"unsup.ema_every": "epoch", "unsup.ema_decay": 0.99, "unsup.remix_mode": "per_slot"}}

@@ -24,7 +24,7 @@ class SelfRemixing(Method):
     uses_teacher = True
     init_from = "mixit"
     # quick: fine-tune the mixit cell for 1500 steps; the EMA (0.99 per step) and the K-slot start kept
-    # after the validation A/B of benchmarks/params/ab_mnist2_mini_quick.yaml (README, "Validation A/B
+    # after the validation A/B of benchmarks/params/ab_mnist2_mini_quick.yaml (docs/results.md, "Validation A/B
     # under the protocol").
     preset_defaults = {"quick": {"train.steps": 1500}, "paper": {"unsup.ema_every": "epoch", "unsup.ema_decay": 0.8,
                                  "unsup.remix_mode": "per_slot_constrained", "train.lr": 2e-4}}

@@ -23,7 +23,7 @@ class SURFSR(Method):
     uses_teacher = True
     init_from = "mixit"
     # SURF's shared quick defaults (surf_bench/surf.py) but the EMA, 0.99 per step: a tie with 0.999 on
-    # validation, moved under the earlier argmax rule and due for a seeded re-run (README, "Validation
+    # validation, moved under the earlier argmax rule and due for a seeded re-run (docs/results.md, "Validation
     # A/B under the protocol").
     preset_defaults = {**PRESET_DEFAULTS, "quick": {**PRESET_DEFAULTS["quick"], "unsup.ema_decay": 0.99}}
 

@@ -1,5 +1,5 @@
 """Command line: ``surf-bench methods | datasets | fetch | prepare | run | cells | table | curves | tune |
-tune-stage | launch | report`` (README, "Use").
+tune-stage | launch | report`` (docs/usage.md).
 
 Every error prints one line, ``error: <what went wrong and what to do>``, on stderr (no traceback
 unless ``--debug`` or ``SURF_BENCH_DEBUG=1``) and exits non-zero: 2 for usage errors (unknown

@@ -122,7 +122,7 @@ class RunConfig:
 # Budget and optimiser settings of quick (steps, batch, lr, width) and flow.sigma are the CPU
 # recipe inherited from before the protocol, not picked by a validation A/B; the choices that were
 # (t sampling, EMA decays, teacher NFE, slot code) say so with their validation figures in the
-# method files, and the budget study measures sigma, width and lr as levers (README, "Measured").
+# method files, and the budget study measures sigma, width and lr as levers (docs/results.md).
 IMAGE_PRESETS: dict[str, dict] = {
     "smoke": {
         "train.steps": 200, "train.batch_size": 16, "train.lr": 5e-3, "train.warmup_steps": 10,
@@ -166,11 +166,11 @@ AUDIO_PRESETS: dict[str, dict] = {
 # Scaled presets: the base preset's recipe (its table, the dataset's and the method's defaults for it,
 # so every choice validated there carries over) at another budget. Every step count (the keys
 # below) is multiplied by the modality's factor, then the preset's own entries apply.
-# short: the main job's default (`dvc repro` on 2 CPU cores in well under an hour; README, "Main
+# short: the main job's default (`dvc repro` on 2 CPU cores in well under an hour; docs/usage.md, "Main
 # job"): quick with a fifth of the image steps and a twentieth of the audio steps (an audio step costs
 # 3-4 image steps; quick audio is no benchmark either), and fewer scored items.
-# Its figures show the pipeline and a first ordering, not a benchmark: the README's tables are quick.
-# long: quick at 4x its steps, where flow and regression are compared on this CPU (README, "The `long`
+# Its figures show the pipeline and a first ordering, not a benchmark: the measured tables are quick.
+# long: quick at 4x its steps, where flow and regression are compared on this CPU (docs/results.md, "The `long`
 # table" and "The oracle study").
 STEP_KEYS = ("train.steps", "train.warmup_steps", "unsup.teacher_warmup")
 SCALED_PRESETS: dict[str, dict] = {

@@ -19,7 +19,7 @@ from .remix import Remix
 
 # quick: fine-tune the 3000-step mixit cell for 1500 steps with an EMA of 0.999 per step, t ~ beta_low
 # with 20% of the steps at t = 0, the K-slot MixIT start and the one-step teacher, chosen by the
-# validation A/B of benchmarks/params/ab_mnist2_mini_quick.yaml (README, "Validation A/B under the
+# validation A/B of benchmarks/params/ab_mnist2_mini_quick.yaml (docs/results.md, "Validation A/B under the
 # protocol"; surf_sr keeps its own EMA). paper: the teacher samples its flow with 5 Euler steps once the
 # student has had 10k steps (of 200k) of the one-step teacher to learn t > 0 (the MixIT start never
 # trained at t > 0); not validated at that scale.
