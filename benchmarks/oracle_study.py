@@ -76,7 +76,7 @@ def markdown(table: pd.DataFrame, dataset: str, split: str) -> str:
         def fmt(value, digits=2):
             return "–" if value is None or not np.isfinite(value) else f"{value:.{digits}f}"
         lines.append(f"| {r['preset']} | {r['method']} | {r['read_at']} | {r['seeds']} | {fmt(r.get('psnr'))} | "
-                     f"{fmt(r.get('mmse_gap_db'))} | {fmt(100 * r['closed'] + 0.0, 0)}% | "
+                     f"{fmt(r.get('mmse_gap_db'))} | {fmt(round(100 * r['closed']) + 0.0, 0)}% | "
                      f"{fmt(r.get('spread_ratio'))} | {fmt(r.get('posterior_sw'), 3)} |")
     return "\n".join(lines) + "\n"
 
@@ -132,6 +132,7 @@ def main() -> None:
     text = markdown(table, args.dataset, args.split)
     print(text)
     if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
         stem = args.out / f"oracle_{args.dataset}_{args.split}"
         stem.with_suffix(".md").write_text(text)
         table.to_csv(stem.with_suffix(".csv"), index=False, float_format="%.4f")
