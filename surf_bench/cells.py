@@ -1,4 +1,5 @@
-"""The cell: identity, folder, variant naming and what an init cell inherits (docs/architecture.md, "The cell").
+"""The cell: identity, request, folder, variant naming and the init cell a cell starts from
+(docs/architecture.md, "The cell").
 
 A cell is (dataset, method, preset, variant, seed), stored at
 ``<out>/<dataset>/<method>/<preset>/<variant>/seed<N>/``. The variant is ``default`` when the
@@ -6,15 +7,16 @@ resolved config trains what the preset's own does (runtime-only and scoring-only
 otherwise the name given with ``--variant``, or ``v-`` and a short hash of the settings that
 differ from the preset. So
 every ``--set`` ablation or tuning trial gets its own folder, and cells that differ only in their
-own settings share one init (MixIT) cell.
+own settings share one init (MixIT) cell: :func:`init_request` is the one rule that names it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import UsageError
@@ -33,6 +35,8 @@ INHERITED_KEYS = frozenset({"flow.sigma", "flow.envelope_noise", "flow.spectral_
 SCORING_SECTIONS = ("eval",)
 SCORING_KEYS = frozenset({"flow.nfe", "flow.nfe_curve"})
 _VARIANT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+# How long a cell waits for a busy init cell (another process training it) before giving up.
+INIT_WAIT_SECONDS = float(os.environ.get("SURF_BENCH_INIT_WAIT", 6 * 3600))
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,25 @@ class Cell:
     def label(self) -> str:
         variant = "" if self.variant == DEFAULT_VARIANT else f", variant {self.variant}"
         return f"{self.method} on {self.dataset} [{self.preset}{variant}, seed {self.seed}]"
+
+
+@dataclass
+class CellRequest:
+    method: str
+    dataset: str
+    preset: str = "quick"
+    seed: int = 0
+    overrides: dict = field(default_factory=dict)
+    out: Path = Path("results")
+    device: str = "auto"
+    force: bool = False
+    data_root: str | None = None
+    variant: str | None = None  # None: "default", or a hash of the settings that differ from the preset
+    split: str = "test"  # what to score: test (the final number) or valid (every choice)
+    init_variant: str | None = None  # the init cell's variant (None: named by its inherited settings)
+    monitor: object = None  # runtime only, never part of the cell: see Trainer (tune's pruning)
+    rescore: bool = False  # score model.pt again with the current scoring settings (never retrains)
+    progress: object = None  # runtime only: progress(step, total, loss) after every training step
 
 
 def metrics_name(split: str) -> str:
@@ -99,6 +122,18 @@ def inherited_overrides(overrides: dict) -> dict:
     """The overrides an init cell takes from the cell that starts from it."""
     return {k: v for k, v in overrides.items()
             if k.partition(".")[0] in INHERITED_SECTIONS or k in INHERITED_KEYS}
+
+
+def init_request(request: CellRequest, init_method: str) -> CellRequest:
+    """The request of the init cell that ``request``'s cell starts from (``init_method``, the
+    method's ``init_from``): the same dataset, preset, seed, results root, device and data root;
+    only the overrides it inherits (:func:`inherited_overrides`: network, data, noise end, loss
+    threshold, threads), so cells that differ only in their own settings share it; the variant
+    ``request.init_variant`` (None: named by those settings); never forced, and scored (if at
+    all) on the default split. See docs/architecture.md, "The cell"."""
+    return CellRequest(init_method, request.dataset, request.preset, request.seed,
+                       inherited_overrides(request.overrides), request.out, request.device, False,
+                       request.data_root, variant=request.init_variant)
 
 
 def check_layout(out: Path, cell: Cell) -> None:

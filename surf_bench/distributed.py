@@ -25,6 +25,7 @@ from datetime import timedelta
 import torch
 import torch.distributed as dist
 
+from .cells import INIT_WAIT_SECONDS
 from .errors import UsageError
 
 
@@ -74,9 +75,9 @@ def start(device: str) -> tuple[World, str]:
         device = f"cuda:{candidate.local_rank}"
         torch.cuda.set_device(device)
     if not dist.is_initialized():
-        # Long enough for rank 0 to wait for a busy init cell (runner.INIT_WAIT_SECONDS) while the
+        # Long enough for rank 0 to wait for a busy init cell (cells.INIT_WAIT_SECONDS) while the
         # other ranks wait in a broadcast.
-        wait = float(os.environ.get("SURF_BENCH_INIT_WAIT", 6 * 3600)) + 3600
+        wait = INIT_WAIT_SECONDS + 3600
         dist.init_process_group("nccl" if device.startswith("cuda") else "gloo", timeout=timedelta(seconds=wait))
     _world = candidate
     return _world, device

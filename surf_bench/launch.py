@@ -25,7 +25,7 @@ from .errors import Interrupted, SurfBenchError, UsageError
 EXECUTORS = ("local", "slurm")
 
 
-def _now() -> str:
+def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
@@ -35,13 +35,13 @@ def run_planned(params_path: str, index: int, out: str, overrides: dict) -> dict
     from .plan import cell_request, expand, load_params
     from .runner import run_cell
 
-    started = _now()
+    started = utc_now()
     grid = load_params(Path(params_path))
     cell = expand(grid)[index]
     request = cell_request(cell, grid, out=Path(out), split=str(grid.get("split", "test")))
     request.overrides.update(overrides)
     record = run_cell(request, log=lambda message: print(message, flush=True))
-    return {"index": index, "started": started, "finished": _now(), "metrics": record.get("metrics"),
+    return {"index": index, "started": started, "finished": utc_now(), "metrics": record.get("metrics"),
             "split": request.split}
 
 
@@ -63,13 +63,13 @@ def stop_jobs(jobs, wait_seconds: float = 300.0) -> None:
         time.sleep(0.2)
 
 
-def _job_error(text: str) -> str:
+def job_error(text: str) -> str:
     """The job's own error line out of submitit's failure report (its traceback's last exception)."""
     lines = [line.strip() for line in text.splitlines() if "Error: " in line and "FailedJobError" not in line]
     return (lines[-1] if lines else " ".join(text.split()))[:300]
 
 
-def _executor(kind: str, folder: Path, *, threads: int, gpus: int, partition: str, timeout_min: int):
+def make_executor(kind: str, folder: Path, *, threads: int, gpus: int, partition: str, timeout_min: int):
     try:
         import submitit
     except ImportError:
@@ -103,8 +103,8 @@ def launch(params_path: Path, executor: str = "local", out: Path | None = None, 
     logs.mkdir(parents=True, exist_ok=True)
     threads = per_process(max_parallel) if executor == "local" else 4
     overrides = {} if "train.threads" in flat_overrides(grid.get("set"), "set") else {"train.threads": threads}
-    submitter = _executor(executor, logs, threads=threads, gpus=gpus_per_cell, partition=partition,
-                          timeout_min=timeout_min)
+    submitter = make_executor(executor, logs, threads=threads, gpus=gpus_per_cell, partition=partition,
+                              timeout_min=timeout_min)
     state = {c.index: {"cell": f"{c.method}@{c.dataset} {c.variant} seed{c.seed}", "state": "waiting"} for c in cells}
     waiting = list(cells)
     running: dict[int, object] = {}
@@ -147,7 +147,7 @@ def _schedule(cells, state, waiting, running, submit, max_parallel, poll_seconds
                 state[index].update(state="done", **result)
                 log(f"done    {state[index]['cell']}")
             except Exception as exc:  # the job's own error, with its log file
-                reason = _job_error(str(exc))
+                reason = job_error(str(exc))
                 state[index].update(state="failed", error=reason, log=str(job.paths.stderr))
                 log(f"failed  {state[index]['cell']}: see {job.paths.stderr}")
         for cell in list(waiting):

@@ -47,13 +47,13 @@ def run_stage_cell(root: str, dataset: str, method: str, seed: int) -> dict:
     import os
 
     from . import registry
-    from .launch import _now
+    from .launch import utc_now
     from .plan import load_params
     from .runner import CellRequest, run_cell
     from .tune_stage import stage_overrides
 
     os.chdir(root)  # the stage's paths are relative to the repository, as in dvc.yaml
-    started = _now()
+    started = utc_now()
     params_path = Path("params.yaml")
     tuned = None if method == "mixit" else Path("results/tuned") / f"{dataset}.yaml"  # the mixit stage has none
     overrides = stage_overrides(params_path, dataset, method, tuned)
@@ -61,7 +61,7 @@ def run_stage_cell(root: str, dataset: str, method: str, seed: int) -> dict:
     request = CellRequest(method, dataset, str(load_params(params_path).get("preset", "quick")), seed, overrides,
                           CELLS, variant=VARIANT, init_variant=VARIANT if starts_from else None)
     record = run_cell(request, log=lambda message: print(message, flush=True))
-    return {"started": started, "finished": _now(), "metrics": record.get("metrics")}
+    return {"started": started, "finished": utc_now(), "metrics": record.get("metrics")}
 
 
 def stage_name(group: str, dataset: str, method: str, seed: int) -> str:
@@ -203,14 +203,14 @@ class _Pipeline:
         self.log(f"done    {stage}")
 
     def finish(self, stage: str, job) -> None:
-        from .launch import _job_error
+        from .launch import job_error
 
         del self.running[stage]
         dataset, method, seed = self.cells[stage]
         try:
             result = job.result()
         except Exception as exc:  # the job's own error, with its log file
-            self.state[stage].update(state="failed", error=_job_error(str(exc)), log=str(job.paths.stderr))
+            self.state[stage].update(state="failed", error=job_error(str(exc)), log=str(job.paths.stderr))
             self.log(f"failed  {stage}: see {job.paths.stderr}")
             if method == "mixit":
                 self.mixit_waiting.discard((dataset, seed))
@@ -264,7 +264,7 @@ def launch_pipeline(params_path: Path = Path("params.yaml"), max_parallel: int =
                     poll_seconds: float = 2.0, log=print) -> dict:
     """Run dvc.yaml's pipeline in the current directory with its cells ``max_parallel`` at a time;
     returns each launched stage's record (also ``results/cells/launch/pipeline/launch.json``)."""
-    from .launch import _executor
+    from .launch import make_executor
     from .plan import flat_overrides, load_params
     from .threads import per_process
 
@@ -281,8 +281,8 @@ def launch_pipeline(params_path: Path = Path("params.yaml"), max_parallel: int =
     matrix = {group: stages[group].get("matrix") or {} for group in ("mixit", "scratch", "remix")}
     logs = CELLS / "launch" / "pipeline"
     logs.mkdir(parents=True, exist_ok=True)
-    submitter = _executor("local", logs, threads=per_process(max_parallel), gpus=0, partition="",
-                          timeout_min=timeout_min)
+    submitter = make_executor("local", logs, threads=per_process(max_parallel), gpus=0, partition="",
+                              timeout_min=timeout_min)
     pool = _Pipeline(grid, matrix, max_parallel, submitter, logs, log)
     handlers = {sig: signal.signal(sig, pool.on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:

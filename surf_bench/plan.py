@@ -14,7 +14,7 @@ A params file (YAML; DVC's params.yaml uses the same keys) names the grid:
 Every (dataset, method, seed) gets one cell per variant listed for its method (the preset's own
 ``default`` when none is). A method with ``init_from`` depends on the init method's cell for the
 same dataset, preset and seed, with the overrides it inherits (network, data: see
-surf_bench.cells); that cell joins the plan if the grid does not name it, and comes first.
+surf_bench.cells.init_request); that cell joins the plan if the grid does not name it, and comes first.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from . import registry
-from .cells import inherited_overrides
+from .cells import init_request
 from .errors import UsageError
 
 KEYS = ("preset", "datasets", "methods", "seeds", "set", "variants", "settings", "split", "out", "tables", "tune")
@@ -120,7 +120,8 @@ def expand(params: dict) -> list[PlannedCell]:
         depends_on = None
         init_method = resolved.method_cls.init_from
         if init_method and resolved.cfg.unsup.mixit_init:
-            depends_on = add(dataset, init_method, seed, inherited_overrides(overrides), None)
+            init = init_request(request, init_method)
+            depends_on = add(init.dataset, init.method, init.seed, init.overrides, init.variant)
         cells.append(PlannedCell(len(cells), dataset, method, preset, resolved.cell.variant, seed, overrides,
                                  depends_on, name))
         seen[key] = len(cells) - 1
@@ -154,7 +155,7 @@ def overrides_of(params: dict, method: str, where: str = "params") -> dict:
 
 def cell_request(cell: PlannedCell, params: dict, **options):
     """The runner's request for a planned cell (``options``: out, device, force, split, ...)."""
-    from .runner import CellRequest
+    from .cells import CellRequest
 
     out = Path(options.pop("out", None) or params.get("out", "results"))
     return CellRequest(cell.method, cell.dataset, cell.preset, cell.seed, dict(cell.overrides), out,

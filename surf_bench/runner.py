@@ -22,7 +22,7 @@ import os
 import platform
 import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -32,15 +32,17 @@ from filelock import FileLock, Timeout
 
 from . import config as config_mod
 from . import distributed, registry
-from .cells import (
+from .cells import (  # CellRequest and INIT_WAIT_SECONDS are re-exported: `from surf_bench.runner import ...`
     INHERITED_KEYS,
     INHERITED_SECTIONS,
+    INIT_WAIT_SECONDS,
     SPLITS,
     Cell,
+    CellRequest,
     check_layout,
     check_seed,
     check_split_name,
-    inherited_overrides,
+    init_request,
     items_name,
     metrics_name,
     variant_name,
@@ -70,27 +72,6 @@ from .results import (
 )
 from .threads import per_process, set_threads
 from .train import Trainer
-
-INIT_WAIT_SECONDS = float(os.environ.get("SURF_BENCH_INIT_WAIT", 6 * 3600))
-
-
-@dataclass
-class CellRequest:
-    method: str
-    dataset: str
-    preset: str = "quick"
-    seed: int = 0
-    overrides: dict = field(default_factory=dict)
-    out: Path = Path("results")
-    device: str = "auto"
-    force: bool = False
-    data_root: str | None = None
-    variant: str | None = None  # None: "default", or a hash of the settings that differ from the preset
-    split: str = "test"  # what to score: test (the final number) or valid (every choice)
-    init_variant: str | None = None  # the init cell's variant (None: named by its inherited settings)
-    monitor: object = None  # runtime only, never part of the cell: see Trainer (tune's pruning)
-    rescore: bool = False  # score model.pt again with the current scoring settings (never retrains)
-    progress: object = None  # runtime only: progress(step, total, loss) after every training step
 
 
 @dataclass
@@ -331,14 +312,12 @@ def _note_engine(recorded: dict | None, what: str, directory: Path, log) -> None
 
 # --- 1. the cell a method starts from ---------------------------------------------------------
 def _init_state(r: Resolved, log) -> tuple[dict, dict]:
-    """The weights of ``init_from`` for the same dataset, preset and seed, with the request's
-    inherited overrides (network, data): its model.pt, trained first when missing."""
+    """The weights of the init cell (``init_from`` for the same dataset, preset and seed, with the
+    request's inherited overrides: cells.init_request): its model.pt, trained first when missing."""
     source = r.method_cls.init_from
     request = r.request
-    init_request = CellRequest(source, request.dataset, request.preset, request.seed,
-                               inherited_overrides(request.overrides), request.out, request.device, False,
-                               request.data_root, variant=request.init_variant)
-    init = resolve_cell(init_request)
+    init_cell = init_request(request, source)
+    init = resolve_cell(init_cell)
     model_path = init.directory / "model.pt"
     retrain = (f"retrain it with `surf-bench run --method {source} --dataset {request.dataset} --preset "
                f"{request.preset} --seed {request.seed} --out {request.out} --force` and the same --set net.* "
@@ -349,7 +328,7 @@ def _init_state(r: Resolved, log) -> tuple[dict, dict]:
             raise CheckpointError(f"{request.method} starts from the {source} checkpoint {model_path}, which is "
                                   f"missing although that cell is finished; {retrain}")
         log(f"{request.method} starts from the {source} cell; training it first ({init.directory})")
-        train_cell(init_request, log=log, wait=INIT_WAIT_SECONDS)
+        train_cell(init_cell, log=log, wait=INIT_WAIT_SECONDS)
     try:
         state = load_torch(model_path)
         if not isinstance(state, dict) or "net" not in state:

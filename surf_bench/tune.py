@@ -213,7 +213,7 @@ def _pruner(spec: StudySpec, every: int, steps: int):
 
 
 def base_request(spec: StudySpec, overrides: dict | None = None, **options):
-    from .runner import CellRequest
+    from .cells import CellRequest
 
     return CellRequest(spec.method, spec.dataset, spec.preset, spec.seed, {**spec.overrides, **(overrides or {})},
                        Path(spec.out), spec.device, split="valid", init_variant=spec.init_variant or None, **options)
@@ -384,15 +384,13 @@ def reclaim_stale(study, log=print) -> int:
 
 def prepare_init_cell(spec: StudySpec, log=print) -> None:
     """Train the shared init (MixIT) cell once, before workers start."""
-    from . import registry
-    from .cells import inherited_overrides
-    from .runner import CellRequest, resolve_cell, train_cell
+    from .cells import INIT_WAIT_SECONDS, init_request
+    from .runner import resolve_cell, train_cell
 
     resolved = resolve_cell(base_request(spec))
-    init_method = registry.get_method(spec.method).init_from
+    init_method = resolved.method_cls.init_from
     if init_method and resolved.cfg.unsup.mixit_init:
-        request = CellRequest(init_method, spec.dataset, spec.preset, spec.seed, inherited_overrides(spec.overrides),
-                              Path(spec.out), spec.device, variant=spec.init_variant or None)
+        request = init_request(resolved.request, init_method)
         if spec.init_variant:  # a named cell trained elsewhere (the pipeline's): used as it is
             model = resolve_cell(request).directory / "model.pt"
             if not model.is_file():
@@ -401,7 +399,7 @@ def prepare_init_cell(spec: StudySpec, log=print) -> None:
             return
         if not (resolve_cell(request).directory / "model.pt").is_file():
             log(f"training the shared {init_method} cell first")
-        train_cell(request, log=lambda *_: None, wait=3600 * 6)
+        train_cell(request, log=lambda *_: None, wait=INIT_WAIT_SECONDS)
 
 
 def launch(spec: StudySpec, workers: int = 1, join: bool = False, log=print) -> dict:
