@@ -23,7 +23,7 @@ import time
 import torch
 
 from surf_bench import registry
-from surf_bench.pit import best_permutation, pairwise_mse, permute_slots
+from surf_bench.maths.pit import best_permutation, pairwise_mse, permute_slots
 
 
 def pit_loss(estimate: torch.Tensor, samples: torch.Tensor) -> torch.Tensor:

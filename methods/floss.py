@@ -10,7 +10,7 @@ Separation: forward Euler from x0 over ``flow.nfe`` uniform steps.
 
 import torch
 
-from surf_bench import flow
+from surf_bench.maths import flow
 from surf_bench.method import Method
 
 

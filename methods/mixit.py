@@ -10,8 +10,8 @@ This separator initialises remixit, self_remixing, surf_rm and surf_sr.
 
 import torch
 
+from surf_bench.maths.mixit import mixit_loss, top_k_consistent
 from surf_bench.method import Method
-from surf_bench.mixit import mixit_loss, top_k_consistent
 
 
 class MixIT(Method):

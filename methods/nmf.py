@@ -17,8 +17,8 @@ import numpy as np
 import torch
 from scipy.cluster.vq import kmeans2
 
+from surf_bench.maths.mixit import mixture_consistency
 from surf_bench.method import Method
-from surf_bench.mixit import mixture_consistency
 
 N_FFT, HOP, COMPONENTS, ITERATIONS, EPS = 512, 128, 24, 100, 1e-10
 

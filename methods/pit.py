@@ -8,9 +8,9 @@ Algorithm (Yu et al. 2017, PIT; backbone called once at t = 0 through the FLOSS 
 
 import torch
 
-from surf_bench.losses import pairwise_regression_cost
+from surf_bench.maths.losses import pairwise_regression_cost
+from surf_bench.maths.pit import best_permutation
 from surf_bench.method import Method
-from surf_bench.pit import best_permutation
 
 
 def pit_regression_loss(est: torch.Tensor, ref: torch.Tensor, modality: str, tau: float,

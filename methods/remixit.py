@@ -10,9 +10,9 @@ Algorithm, per batch of mixtures m (teacher T and student S start from the MixIT
 
 import torch
 
-from surf_bench.losses import neg_si_sdr_clamped, pairwise_regression_cost
+from surf_bench.maths.losses import neg_si_sdr_clamped, pairwise_regression_cost
+from surf_bench.maths.pit import best_permutation
 from surf_bench.method import Method
-from surf_bench.pit import best_permutation
 
 
 class ReMixIT(Method):

@@ -12,9 +12,9 @@ start from the MixIT separator):
 
 import torch
 
-from surf_bench.losses import pairwise_regression_cost, regression_loss
+from surf_bench.maths.losses import pairwise_regression_cost, regression_loss
+from surf_bench.maths.pit import best_permutation, invert_permutation, permute_slots
 from surf_bench.method import Method
-from surf_bench.pit import best_permutation, invert_permutation, permute_slots
 
 
 class SelfRemixing(Method):

@@ -11,8 +11,8 @@ Algorithm, per batch of mixtures m (teacher T and student S start from the MixIT
 
 import torch
 
+from surf_bench.maths.surf import PRESET_DEFAULTS, surf_step, weighted_mean
 from surf_bench.method import Method
-from surf_bench.surf import PRESET_DEFAULTS, surf_step, weighted_mean
 
 
 class SURFRM(Method):

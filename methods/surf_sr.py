@@ -12,8 +12,8 @@ Algorithm, per batch of mixtures m (teacher T and student S start from the MixIT
 
 import torch
 
+from surf_bench.maths.surf import PRESET_DEFAULTS, surf_step, unshuffled_sum, weighted_mean
 from surf_bench.method import Method
-from surf_bench.surf import PRESET_DEFAULTS, surf_step, unshuffled_sum, weighted_mean
 
 
 class SURFSR(Method):
@@ -22,7 +22,7 @@ class SURFSR(Method):
     kind = "flow"
     uses_teacher = True
     init_from = "mixit"
-    # SURF's shared quick defaults (surf_bench/surf.py) but the EMA, 0.99 per step: a tie with 0.999 on
+    # SURF's shared quick defaults (surf_bench/maths/surf.py) but the EMA, 0.99 per step: a tie with 0.999 on
     # validation, moved under the earlier argmax rule and due for a seeded re-run (docs/results.md, "Validation
     # A/B under the protocol").
     preset_defaults = {**PRESET_DEFAULTS, "quick": {**PRESET_DEFAULTS["quick"], "unsup.ema_decay": 0.99}}

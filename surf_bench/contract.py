@@ -39,7 +39,7 @@ def check_estimates(method, est, mix: torch.Tensor, n_slots: int, where: str) ->
         scale = mix.abs().max().item()
         if miss > CONSISTENCY_TOLERANCE * max(scale, 1e-8):
             raise ContractError(f"{prefix}: the estimates must sum to the mixture (mixture consistency); they miss "
-                                f"it by {miss:.3g} (peak {scale:.3g}); project them (surf_bench.mixit."
+                                f"it by {miss:.3g} (peak {scale:.3g}); project them (surf_bench.maths.mixit."
                                 "mixture_consistency) or declare consistent = False (docs/plugins.md)")
 
 

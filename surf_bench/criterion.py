@@ -21,8 +21,8 @@ import numpy as np
 import torch
 
 from .data.base import SourceSplit, mixture_sum
-from .pit import best_permutation, invert_permutation, pairwise_mse, permute_slots
-from .remix import draw_remix
+from .maths.pit import best_permutation, invert_permutation, pairwise_mse, permute_slots
+from .maths.remix import draw_remix
 
 SEED = 4321
 

@@ -42,7 +42,7 @@ def separate_examples(model_path: Path, device: str = "cpu") -> dict:
     from . import config as config_mod
     from . import registry
     from .data.base import mixture_sum
-    from .pit import pit_align
+    from .maths.pit import pit_align
     from .results import load_torch
     from .runner import open_split
 

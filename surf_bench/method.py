@@ -13,12 +13,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from . import flow
 from .data.base import DataSpec
-from .ema import ema_update, make_teacher
-from .mixit import mixture_consistency, top_k_consistent
+from .maths import flow
+from .maths.ema import ema_update, make_teacher
+from .maths.mixit import mixture_consistency, top_k_consistent
+from .maths.remix import Remix, draw_remix
 from .nets import build_net
-from .remix import Remix, draw_remix
 
 
 class Method:

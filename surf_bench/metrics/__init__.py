@@ -35,7 +35,7 @@ import numpy as np
 import torch
 
 from ..data.base import DataSpec
-from ..pit import permute_slots
+from ..maths.pit import permute_slots
 from . import audio, catalog
 from .bss import sdr_aligned
 from .image import image_permutation, psnr, psnr_pit

@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..pit import best_permutation, invert_permutation
+from ..maths.pit import best_permutation, invert_permutation
 
 EPS = 1e-12
 GRAM_BLOCK = 1 << 23  # float64 values per block of the Gram accumulation (64 MiB)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import torch
 
-from ..pit import best_permutation, pairwise_mse, permute_slots
+from ..maths.pit import best_permutation, pairwise_mse, permute_slots
 
 
 def psnr(est: torch.Tensor, ref: torch.Tensor, peak: float = 1.0, clamp: bool = True) -> torch.Tensor:

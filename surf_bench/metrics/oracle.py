@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from ..pit import best_permutation, pairwise_mse, permute_slots
+from ..maths.pit import best_permutation, pairwise_mse, permute_slots
 
 REFERENCES = ("bayes_mean", "posterior_sample")
 ORACLE_METRICS = ("mmse_gap_db", "spread_ratio", "posterior_sw")

@@ -28,7 +28,7 @@ import math
 
 import torch
 
-from ..pit import best_permutation, pairwise_mse, permute_slots
+from ..maths.pit import best_permutation, pairwise_mse, permute_slots
 from .prior import GaussianMixturePrior
 
 CHUNK_ELEMENTS = 1 << 24  # bound on the gathered factors of one chunk of draws (float64: 128 MiB)

@@ -8,9 +8,9 @@ import math
 import pytest
 import torch
 
+from surf_bench.maths.pit import best_permutation, pairwise_mse, permute_slots
 from surf_bench.oracle.posterior import ExactPosterior
 from surf_bench.oracle.prior import GaussianMixturePrior
-from surf_bench.pit import best_permutation, pairwise_mse, permute_slots
 
 
 def small_prior(n_classes=3, dim=4, rank=2, seed=0) -> GaussianMixturePrior:

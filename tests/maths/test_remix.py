@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from surf_bench.remix import draw_remix
+from surf_bench.maths.remix import draw_remix
 
 
 @pytest.mark.parametrize("mode", ["uniform", "per_slot", "per_slot_constrained"])

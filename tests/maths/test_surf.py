@@ -2,10 +2,10 @@
 
 import torch
 
-from surf_bench import flow
 from surf_bench.data.views import SupervisedBatch
-from surf_bench.pit import invert_permutation, permute_slots
-from surf_bench.surf import surf_step, unshuffled_sum
+from surf_bench.maths import flow
+from surf_bench.maths.pit import invert_permutation, permute_slots
+from surf_bench.maths.surf import surf_step, unshuffled_sum
 from tests.helpers import make_method, tiny_image_split
 
 

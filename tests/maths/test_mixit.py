@@ -1,6 +1,6 @@
 import torch
 
-from surf_bench.mixit import assignments, best_assignment, mixit_loss, mixture_consistency, top_k_consistent
+from surf_bench.maths.mixit import assignments, best_assignment, mixit_loss, mixture_consistency, top_k_consistent
 
 
 def test_assignments_are_all_binary_matrices_with_unit_columns():

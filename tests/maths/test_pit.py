@@ -3,7 +3,7 @@ import itertools
 import pytest
 import torch
 
-from surf_bench.pit import best_permutation, invert_permutation, pairwise_mse, permute_slots
+from surf_bench.maths.pit import best_permutation, invert_permutation, pairwise_mse, permute_slots
 
 
 def brute_force(cost):

@@ -1,6 +1,6 @@
 import torch
 
-from surf_bench.ema import ema_update, make_teacher
+from surf_bench.maths.ema import ema_update, make_teacher
 from tests.helpers import make_method, tiny_image_split
 
 

@@ -4,7 +4,7 @@ import math
 
 import torch
 
-from surf_bench.losses import INACTIVE, pairwise_regression_cost, thresholded_snr_loss
+from surf_bench.maths.losses import INACTIVE, pairwise_regression_cost, thresholded_snr_loss
 from tests.helpers import make_method
 
 

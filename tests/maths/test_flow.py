@@ -1,6 +1,6 @@
 import torch
 
-from surf_bench import flow
+from surf_bench.maths import flow
 
 
 def test_euler_integrates_a_constant_field_exactly():
