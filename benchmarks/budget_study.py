@@ -34,7 +34,7 @@ def own_budget_variant(out: Path, dataset: str, method: str, preset: str, seed: 
     validation runs, whatever they were named), else ``default``."""
     import json
 
-    from surf_bench.results import config_differences
+    from surf_bench.config import config_differences
 
     folders = sorted((out / dataset / method / preset).glob(f"*/seed{seed}/metrics.valid.json"),
                      key=lambda p: p.parent.parent.name != "default")

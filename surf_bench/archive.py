@@ -21,7 +21,8 @@ from pathlib import Path
 import pandas as pd
 
 from .errors import SurfBenchError
-from .results import atomic_write_bytes, score_records
+from .files import atomic_write_bytes
+from .results import score_records
 
 SCORE_FILES = ("metrics*.json", "items*.csv", "train_log.csv")
 

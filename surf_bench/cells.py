@@ -19,8 +19,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .config import RUNTIME_KEYS, flat_config
 from .errors import UsageError
-from .results import RUNTIME_KEYS, flat_config
 
 SPLITS = ("test", "valid")
 DEFAULT_VARIANT = "default"

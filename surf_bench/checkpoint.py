@@ -13,8 +13,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .config import RUNTIME_KEYS, config_differences, describe_differences
 from .errors import CheckpointError
-from .results import RUNTIME_KEYS, atomic_torch_save, config_differences, describe_differences, load_torch
+from .files import atomic_torch_save, load_torch
 
 CHECKPOINT_VERSION = 2
 # What a checkpoint is compared on when a run resumes: the settings that shape training.

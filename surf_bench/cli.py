@@ -231,7 +231,7 @@ def table(
     """The leaderboard beside the paper's numbers, its ablation, and the paired differences."""
     from . import table as tables
     from .cells import check_split_name
-    from .results import atomic_write_bytes
+    from .files import atomic_write_bytes
 
     check_split_name(split)
     root, cells = _grid_selection(root, params)
@@ -365,7 +365,8 @@ def curves(
     out: Path = typer.Option(Path("results/nfe_curves.csv"), "--out", help="CSV to write."),
 ):
     """The metric-against-NFE curves of the flow cells, as one CSV (a DVC plot)."""
-    from .results import atomic_write_bytes, collect_curves
+    from .files import atomic_write_bytes
+    from .results import collect_curves
 
     frame = collect_curves(root)
     if variant is not None:
@@ -418,8 +419,8 @@ def prepare(
     """Build (offline sets) or check a dataset: open its three splits, print and write their manifests."""
     import json
 
-    from .results import atomic_write_json
-    from .runner import open_split
+    from .data.splits import open_split
+    from .files import atomic_write_json
 
     adapter = registry.get_dataset(dataset)
     target = Path(root) if root else adapter.default_root()

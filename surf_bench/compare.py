@@ -20,9 +20,9 @@ import pandas as pd
 
 from .cells import check_split_name, items_name, metrics_name
 from .errors import UsageError
+from .files import load_json
 from .metrics import catalog
 from .metrics.aggregate import bootstrap_ci
-from .results import load_json
 
 
 def score_files(split: str) -> tuple[str, str]:

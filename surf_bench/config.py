@@ -325,3 +325,30 @@ def from_dict(data: dict) -> RunConfig:
     flat = {f"{s}.{k}": v for s, section in data.items() for k, v in section.items()}
     return apply_overrides(config, flat)
 
+
+# --- comparing configs: a stored config (a dict of sections) with the current one ---------------
+# Settings that change how a run is executed, not what it computes: ignored when a finished cell
+# or a checkpoint is compared with the current config.
+RUNTIME_KEYS = frozenset({"train.threads", "train.checkpoint_every", "train.checkpoint_minutes",
+                          "train.log_every", "train.sync_every", "data.root"})
+
+
+def flat_config(config: dict) -> dict:
+    """``{"train": {"steps": 3}}`` -> ``{"train.steps": 3}`` with JSON-normalised values (tuples as lists)."""
+    flat = {f"{section}.{key}": value for section, values in config.items() for key, value in values.items()}
+    return json.loads(json.dumps(flat, default=str))
+
+
+def config_differences(old: dict, new: dict, ignore=RUNTIME_KEYS, sections: tuple | None = None) -> list[str]:
+    """``key: old -> new`` for every setting both configs have and that differs (runtime-only keys
+    ignored; a setting added to the code since ``old`` was written is not a difference)."""
+    a, b = flat_config(old), flat_config(new)
+    keys = sorted(set(a) & set(b))
+    if sections is not None:
+        keys = [k for k in keys if k.partition(".")[0] in sections]
+    return [f"{k}: {a.get(k)!r} -> {b.get(k)!r}" for k in keys if k not in ignore and a.get(k) != b.get(k)]
+
+
+def describe_differences(differences: list[str], limit: int = 3) -> str:
+    shown = "; ".join(differences[:limit])
+    return shown + (f"; and {len(differences) - limit} more" if len(differences) > limit else "")

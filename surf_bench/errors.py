@@ -45,3 +45,10 @@ class Interrupted(SurfBenchError):
 class ContractError(SurfBenchError):
     """A method plugin broke the Method contract (docs/plugins.md): wrong shape, dtype, non-finite or
     inconsistent estimates, found at the first batch before anything large is allocated."""
+
+
+def short_error(exc: BaseException) -> str:
+    """``Type: message`` on one line, at most about 200 characters, for one-line errors."""
+    text = " ".join(str(exc).split())
+    text = text if len(text) <= 200 else text[:197] + "..."
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -21,6 +21,7 @@ import torch
 
 from .contract import check_estimates
 from .data.base import SourceSplit, mixture_sum
+from .data.splits import open_split
 from .metrics import CORE, EXTRA, catalog, concat, per_item, resolve_protocol, score
 from .metrics.aggregate import aggregate, aggregate_fuss, bootstrap_ci
 from .metrics.fid import REFERENCE, FidSets
@@ -72,7 +73,6 @@ def _evaluator(split, cfg, device: str, log):
     from . import registry
     from .metrics.classifier import evaluator_for
     from .metrics.lpips_alex import weights_dir
-    from .runner import open_split
 
     if getattr(split, "labels", None) is None:
         raise MetricUnavailable(f"the dataset of {split.spec.name} has no class labels for an evaluator classifier")

@@ -42,9 +42,9 @@ def separate_examples(model_path: Path, device: str = "cpu") -> dict:
     from . import config as config_mod
     from . import registry
     from .data.base import mixture_sum
+    from .data.splits import open_split
+    from .files import load_torch
     from .maths.pit import pit_align
-    from .results import load_torch
-    from .runner import open_split
 
     state = load_torch(model_path)
     cfg = config_mod.from_dict(state["config"])
@@ -187,7 +187,7 @@ def nfe_curve(record: dict, path: Path) -> bool:
 def write_cell_figures(cell: Path, device: str = "cpu", force: bool = False, score: str = "metrics.json") -> dict:
     """The figures of one finished cell (folder with model.pt and its score file ``score``); kept
     when made from the same model.pt unless ``force``. Returns the contents of figures/examples.json."""
-    from .results import file_sha256
+    from .files import file_sha256
 
     folder = Path(cell) / FOLDER
     index = folder / "examples.json"

@@ -16,7 +16,7 @@ import hashlib
 from pathlib import Path
 
 from . import registry
-from .results import file_sha256
+from .files import file_sha256
 
 PLUGIN_KINDS = {"method": "methods", "dataset": "datasets"}
 

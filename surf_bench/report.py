@@ -153,7 +153,8 @@ def _provenance(cells: pd.DataFrame) -> str:
 def build(root: Path, out: Path, split: str = "test", variant: str | None = "default", cells=None,
           device: str = "cpu") -> Path:
     """Write the report of ``root`` (cells of ``variant``, or of a grid) to ``out``."""
-    from .results import atomic_write_bytes, collect
+    from .files import atomic_write_bytes
+    from .results import collect
 
     frame = collect(root)
     if cells is not None:

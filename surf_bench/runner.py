@@ -48,28 +48,26 @@ from .cells import (  # CellRequest and INIT_WAIT_SECONDS are re-exported: `from
     variant_name,
 )
 from .checkpoint import TRAINING_SECTIONS
+from .config import RUNTIME_KEYS, config_differences, describe_differences
 from .contract import check_separates
 from .criterion import remix_consistency
-from .data.base import DatasetAdapter, check_split, mixture_sum
-from .errors import CellBusy, CheckpointError, DataError, SurfBenchError, UsageError
+from .data.base import mixture_sum
+from .data.splits import open_split
+from .errors import CellBusy, CheckpointError, DataError, SurfBenchError, UsageError, short_error
 from .evaluate import evaluate
-from .fingerprint import differences as fingerprint_differences
-from .fingerprint import fingerprint
-from .provenance import code_version, device_description, package_versions
-from .results import (
-    RUNTIME_KEYS,
+from .files import (
     atomic_write_many,
-    config_differences,
-    describe_differences,
     ensure_writable,
     file_sha256,
     json_bytes,
     load_json,
     load_torch,
     remove_stale_temporaries,
-    short_error,
     torch_bytes,
 )
+from .fingerprint import differences as fingerprint_differences
+from .fingerprint import fingerprint
+from .provenance import code_version, device_description, package_versions
 from .threads import per_process, set_threads
 from .train import Trainer
 
@@ -154,29 +152,6 @@ def seed_everything(seed: int) -> torch.Generator:
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
     return torch.Generator().manual_seed(seed)
-
-
-def open_split(adapter, name: str, split: str, root: Path, seed: int, dynamic_mixing: bool = False,
-               seconds: float = 0.0):
-    """``adapter.open`` with every failure turned into one DataError that names the files."""
-    options = {"dynamic_mixing": True} if dynamic_mixing and split == "train" else {}
-    if seconds and getattr(adapter, "crop_setting", False):
-        options["seconds"] = seconds
-    try:
-        opened = adapter.open(split, root, seed=seed, **options)
-    except SurfBenchError:
-        raise
-    except OSError as exc:
-        where = exc.filename or root
-        raise DataError(f"{name}/{split}: cannot read {where} ({exc.strerror or exc}); check the files under "
-                        f"{root}") from exc
-    except Exception as exc:
-        own = type(adapter).fetch is DatasetAdapter.fetch  # no downloader: the user's own files
-        advice = ("check them" if own else
-                  f"check them or fetch the dataset again (surf-bench fetch {name} --root {root})")
-        raise DataError(f"{name}/{split}: the files under {root} could not be read ({short_error(exc)}); "
-                        f"{advice}") from exc
-    return check_split(opened, f"{name}/{split}")
 
 
 def check_scored_items(split, n_items: int, batch: int = 64) -> None:

@@ -24,8 +24,7 @@ import torch
 from . import distributed
 from .checkpoint import CHECKPOINT_VERSION, read_checkpoint, rng_states, set_rng_states, write_checkpoint
 from .data.views import EpochSampler
-from .errors import CheckpointError, Interrupted, SurfBenchError, TrainingDiverged
-from .results import short_error
+from .errors import CheckpointError, Interrupted, SurfBenchError, TrainingDiverged, short_error
 
 
 def lr_lambda(warmup: int, total: int, cosine: bool):
@@ -61,7 +60,7 @@ class Trainer:
         self.log = log
         tc = cfg.train
         self.sampler = EpochSampler(train_split, tc.batch_size, seed, supervised=method.supervised,
-                                    limit=cfg.data.n_train, device=method.device)
+                                    limit=cfg.data.n_train, device=method.device, shard=distributed.shard)
         params = [p for p in method.net.parameters() if p.requires_grad]
         self.optimizer = torch.optim.AdamW(params, lr=tc.lr, weight_decay=tc.weight_decay)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(

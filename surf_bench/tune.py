@@ -138,7 +138,7 @@ class StudySpec:
     def identity(self) -> dict:
         """The settings that must match when a study is resumed by name (runtime settings such as
         threads may differ)."""
-        from .results import RUNTIME_KEYS
+        from .config import RUNTIME_KEYS
 
         identity = {k: getattr(self, k) for k in ("method", "dataset", "preset", "seed", "spaces", "objective")}
         identity["overrides"] = {k: v for k, v in self.overrides.items() if k not in RUNTIME_KEYS}
@@ -246,7 +246,7 @@ class ValidationMonitor:
     """Trainer monitor: the objective on the first validation mixtures, reported to the trial."""
 
     def __init__(self, trial, spec: StudySpec, resolved, every: int):
-        from .runner import open_split
+        from .data.splits import open_split
 
         self.trial, self.spec, self.every = trial, spec, every
         self.split = open_split(resolved.adapter, spec.dataset, "valid", resolved.root, spec.seed,
@@ -297,7 +297,7 @@ def describe(settings: dict) -> str:
 
 def run_trial(trial, spec: StudySpec, spaces: list[Space], every: int, log=print) -> float:
     optuna = _optuna()
-    from .results import atomic_write_json
+    from .files import atomic_write_json
     from .runner import resolve_cell, run_cell
 
     overrides = {s.key: s.suggest(trial) for s in spaces}

@@ -80,7 +80,7 @@ def run_stage(params_path: Path, dataset: str, out: Path, write: Path, log=print
     import yaml
 
     from . import tune
-    from .results import atomic_write_bytes
+    from .files import atomic_write_bytes
 
     params = load_params(params_path)
     section = tune_section(params)

@@ -9,8 +9,8 @@ import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 # Imported by a cell but not shaping its numbers: the version string and OpenMP's wait policy,
-# error messages, and the results helpers (tables; a pipeline cell's variant is fixed, `pipeline`).
-NOT_DEPS = {"surf_bench/__init__.py", "surf_bench/errors.py", "surf_bench/results.py"}
+# error messages, and the file helpers (atomic writes; a pipeline cell's variant is fixed, `pipeline`).
+NOT_DEPS = {"surf_bench/__init__.py", "surf_bench/errors.py", "surf_bench/files.py"}
 CELL_STAGES = ("mixit", "scratch", "remix")
 
 

@@ -20,7 +20,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from surf_bench import cli, registry, results
+from surf_bench import cli, files, registry
 from surf_bench.data.idx import write_idx
 from surf_bench.errors import SurfBenchError
 
@@ -163,7 +163,7 @@ def test_sigkill_then_resume_gives_exactly_the_uninterrupted_metrics(data, tmp_p
         assert json.dumps(a[key]) == json.dumps(b[key])  # exact (and NaN-safe) equality
     assert b["provenance"]["resumed"] and b["provenance"]["resumed_from_step"] == killed_at
     assert b["provenance"]["init_checkpoint"] == str(init_cell(out, "remixit", 0, *common) / "model.pt")  # kept
-    assert b["provenance"]["init_checkpoint_sha256"] == results.file_sha256(init_cell(out) / "model.pt")
+    assert b["provenance"]["init_checkpoint_sha256"] == files.file_sha256(init_cell(out) / "model.pt")
     assert not a["provenance"]["resumed"]
     assert (reference_cell / "items.csv").read_bytes() == (target / "items.csv").read_bytes()
     losses = [[line.split(",")[:3] for line in (c / "train_log.csv").read_text().splitlines()]
@@ -298,16 +298,16 @@ def test_force_replaces_results_only_once_the_new_run_has_succeeded(data, tmp_pa
 # --- atomic writes ----------------------------------------------------------------------------
 def test_a_crash_while_writing_never_leaves_a_partial_file(tmp_path, monkeypatch):
     path = tmp_path / "metrics.json"
-    results.atomic_write_json(path, {"old": True})
+    files.atomic_write_json(path, {"old": True})
     old = path.read_bytes()
 
     def full_disk(fd):
         raise OSError(28, "No space left on device")
 
     with monkeypatch.context() as patch:
-        patch.setattr(results.os, "fsync", full_disk)
+        patch.setattr(files.os, "fsync", full_disk)
         with pytest.raises(SurfBenchError, match="No space left on device"):
-            results.atomic_write_json(path, {"new": "x" * 100_000})
+            files.atomic_write_json(path, {"new": "x" * 100_000})
     assert path.read_bytes() == old and [p.name for p in tmp_path.iterdir()] == ["metrics.json"]
 
     real_replace = os.replace
@@ -318,15 +318,15 @@ def test_a_crash_while_writing_never_leaves_a_partial_file(tmp_path, monkeypatch
         real_replace(src, dst)
 
     with monkeypatch.context() as patch:
-        patch.setattr(results.os, "replace", replace_fails_on_metrics)
+        patch.setattr(files.os, "replace", replace_fails_on_metrics)
         with pytest.raises(SurfBenchError, match="cannot write"):
-            results.atomic_write_many(tmp_path, {"items.csv": b"a\n1\n", "metrics.json": b"{}"})
+            files.atomic_write_many(tmp_path, {"items.csv": b"a\n1\n", "metrics.json": b"{}"})
     assert path.read_bytes() == old  # items.csv was renamed into place, metrics.json (last) was not
     assert sorted(p.name for p in tmp_path.iterdir()) == ["items.csv", "metrics.json"]
-    assert path.stat().st_mode & 0o777 == 0o666 & ~results._UMASK  # not mkstemp's 0600
+    assert path.stat().st_mode & 0o777 == 0o666 & ~files._UMASK  # not mkstemp's 0600
 
     # SIGKILL in the middle of writing a large metrics.json: the old file or the new, never a part.
-    script = ("import sys; from surf_bench.results import atomic_write_json\n"
+    script = ("import sys; from surf_bench.files import atomic_write_json\n"
               "while True: atomic_write_json(sys.argv[1], {'rows': list(range(1_000_000))})\n")
     process = subprocess.Popen([sys.executable, "-c", script, str(path)])
     deadline = time.monotonic() + 120
@@ -337,7 +337,7 @@ def test_a_crash_while_writing_never_leaves_a_partial_file(tmp_path, monkeypatch
     process.wait(timeout=60)
     content = json.loads(path.read_text())
     assert content == {"old": True} or len(content["rows"]) == 1_000_000
-    results.remove_stale_temporaries(tmp_path)
+    files.remove_stale_temporaries(tmp_path)
     assert not list(tmp_path.glob(".*.tmp"))
 
 
@@ -360,7 +360,7 @@ def test_provenance_of_a_cell_started_from_the_mixit_cell(data, tmp_path):
     assert prov["wall_seconds"] > 0 and prov["resumed"] is False
     mixit_model = init_cell(tmp_path) / "model.pt"
     assert prov["init_checkpoint"] == str(mixit_model)
-    assert prov["init_checkpoint_sha256"] == results.file_sha256(mixit_model)
+    assert prov["init_checkpoint_sha256"] == files.file_sha256(mixit_model)
     mixit = torch.load(mixit_model, weights_only=True)
     assert prov["init_config_hash"] == mixit["config_hash"] and mixit["training"]["init"] is None
     # The init cell is trained, never scored: no test figure is computed on the way.

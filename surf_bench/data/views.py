@@ -7,11 +7,11 @@ the only code that touches a split, and it reads sources only when the method is
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 
-from .. import distributed
 from ..errors import DataError
 from .base import DataSpec, SourceSplit, mixture_sum
 
@@ -39,7 +39,8 @@ class EpochSampler:
     """
 
     def __init__(self, split: SourceSplit, batch_size: int, seed: int, supervised: bool,
-                 limit: int = 0, device: str = "cpu"):
+                 limit: int = 0, device: str = "cpu",
+                 shard: Callable[[torch.Tensor, int], torch.Tensor] | None = None):
         self._split = split
         self._spec: DataSpec = split.spec
         self._supervised = supervised
@@ -50,6 +51,9 @@ class EpochSampler:
             batch_size = self.size
             self.batch_size = max(2, batch_size)
         self.device = device
+        # This process's slice of a global batch of indices (the engine's distributed.shard under
+        # torchrun); None: the whole batch.
+        self._shard = shard
         self.epoch = 0
         self.position = 0
         self._order = None
@@ -76,7 +80,8 @@ class EpochSampler:
             self._order = self._permutation()
         index = self._order[self.position:self.position + self.batch_size]
         self.position += self.batch_size
-        index = distributed.shard(index, self.batch_size)  # this process's slice under torchrun
+        if self._shard is not None:
+            index = self._shard(index, self.batch_size)  # this process's slice under torchrun
         # Checked where the items are read (the host), so a GPU run has no sync here.
         mix = mixture_sum(self._split.mixtures(index), self._spec)
         self._check_finite(mix, index, "mixture")

@@ -90,7 +90,7 @@ def evaluator_for(dataset: str, train_split, valid_split, cache: Path, log=None)
     accuracy = float((net.predict(valid_split.images) == valid_split.labels).float().mean())
     record = {"hash": digest, "valid_accuracy": accuracy, "train_images": len(labels), **RECIPE}
     path.parent.mkdir(parents=True, exist_ok=True)
-    from ..results import atomic_torch_save
+    from ..files import atomic_torch_save
 
     atomic_torch_save(path, {"state": net.state_dict(), "record": record})
     return net, record

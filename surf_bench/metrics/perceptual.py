@@ -112,7 +112,7 @@ def fetch_fid_weights(target: Path | None = None, source: Path | None = None) ->
     import urllib.request
 
     from ..errors import SurfBenchError
-    from ..results import atomic_write_bytes
+    from ..files import atomic_write_bytes
     from .lpips_alex import weights_dir
 
     target = Path(target or weights_dir() / FID_FILE)

@@ -45,16 +45,16 @@ def test_a_dataset_without_labels_records_the_reason():
 def test_a_validation_score_never_opens_the_test_split(monkeypatch, tmp_path):
     """The evaluator trains on the training images and reports its accuracy on valid: scoring the
     validation split (every choice of the protocol) reads nothing of the test split."""
-    import surf_bench.runner as runner
+    import surf_bench.evaluate as evaluating
 
     opened = []
-    real = runner.open_split
+    real = evaluating.open_split
 
     def recording(adapter, dataset, name, *args, **kwargs):
         opened.append(name)
         return real(adapter, dataset, name, *args, **kwargs)
 
-    monkeypatch.setattr(runner, "open_split", recording)
+    monkeypatch.setattr(evaluating, "open_split", recording)
     monkeypatch.setenv("SURF_BENCH_WEIGHTS", str(tmp_path))  # a cold cache: the evaluator trains here
     for key in [k for k in _NETWORKS if k[0] == "cls"]:
         monkeypatch.delitem(_NETWORKS, key)
