@@ -7,7 +7,7 @@ Prints, for one dataset and preset (fixed batch and network):
    relative to floss (SURF's extra cost is its teacher's sampling each step);
 2. the SURF-step / FLOSS-step cost ratio at teacher NFE 1, 2 and 5;
 3. the sampler: seconds per NFE per batch of the evaluation batch size (Euler, flow network);
-4. evaluation throughput: scored mixtures/s of `surf_bench.evaluate` for pit (one network call
+4. evaluation throughput: scored mixtures/s of `surf_bench.engine.evaluate` for pit (one network call
    per item plus the metrics, without the learned-feature image metrics) on the validation split.
 Peak memory is CUDA's max_memory_allocated on a GPU, and the peak resident set (VmHWM, reset
 before each measurement) on Linux CPUs.
@@ -23,9 +23,9 @@ import torch
 from bench_train import build, measure
 
 from surf_bench.data.base import mixture_sum
-from surf_bench.evaluate import evaluate
-from surf_bench.runner import pick_device
-from surf_bench.threads import set_threads
+from surf_bench.engine.evaluate import evaluate
+from surf_bench.engine.runner import pick_device
+from surf_bench.engine.threads import set_threads
 
 METHODS = "pit,floss,mixit,remixit,self_remixing,surf_rm,surf_sr"
 

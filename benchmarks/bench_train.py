@@ -18,9 +18,9 @@ import time
 import torch
 
 from surf_bench import config, registry
-from surf_bench.runner import pick_device
-from surf_bench.threads import set_threads
-from surf_bench.train import Trainer
+from surf_bench.engine.runner import pick_device
+from surf_bench.engine.threads import set_threads
+from surf_bench.engine.train import Trainer
 
 
 def build(method_name: str, dataset: str, preset: str, device: str, overrides: dict):
@@ -76,7 +76,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--methods", default="pit,floss,mixit,remixit,self_remixing,surf_rm,surf_sr")
-    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: auto, surf_bench.threads)")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: auto, surf_bench.engine.threads)")
     parser.add_argument("--set", action="append", default=[], help="config override key=value")
     args = parser.parse_args()
     device = pick_device(args.device)

@@ -52,7 +52,7 @@ def grid(dataset: str, methods: list[str], steps: list[int], seeds: list[int], p
     """The study as a params file: one variant per method and budget, ``steps<N>`` with
     ``train.steps=N``; the preset's own number of steps reuses the cell that already has exactly the
     preset's settings (``own_budget_variant``)."""
-    from surf_bench.runner import CellRequest, resolve_cell
+    from surf_bench.engine.runner import CellRequest, resolve_cell
 
     settings = {"train.threads": 1, **extra}
 

@@ -60,8 +60,8 @@ def main() -> None:
     parser.add_argument("--summarise", action="store_true", help="only print the table of finished cells")
     parser.add_argument("--csv", default="", help="where to write the table (default: <out>/summary_<split>.csv)")
     args = parser.parse_args()
+    from surf_bench.engine.runner import run_cell
     from surf_bench.plan import cell_request, expand, load_params
-    from surf_bench.runner import run_cell
 
     params = load_params(args.params)
     split = args.split or params.get("split", "valid")

@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from surf_bench.data.splits import open_split
-from surf_bench.evaluate import evaluate
-from surf_bench.runner import CellRequest, _load_model, _open_train, resolve_cell
-from surf_bench.threads import set_threads
+from surf_bench.engine.evaluate import evaluate
+from surf_bench.engine.runner import CellRequest, _load_model, _open_train, resolve_cell
+from surf_bench.engine.threads import set_threads
 
 
 def main() -> None:

@@ -125,7 +125,7 @@ def run(
 ):
     """Train (or resume, or reuse) and score one cell (method, dataset, preset, variant, seed)."""
     from .config import parse_set_options
-    from .runner import CellRequest, run_cell, train_cell
+    from .engine.runner import CellRequest, run_cell, train_cell
 
     if cell is not None:
         request = _planned_request(cell, params, method, dataset, set_, out=out, device=device, force=force,
@@ -143,10 +143,10 @@ def run(
                               split=split or "test", init_variant=init_variant, rescore=rescore)
     if rescore and (force or train_only):
         raise UsageError("--rescore scores the trained model again; it does not go with --force or --train-only")
-    from . import distributed
+    from .engine import distributed
 
     if distributed.from_env().active:  # started by torchrun: one cell on WORLD_SIZE processes
-        from .runner import pick_device
+        from .engine.runner import pick_device
 
         world, request.device = distributed.start(pick_device(request.device))
         if not world.writer:
@@ -230,7 +230,7 @@ def table(
 ):
     """The leaderboard beside the paper's numbers, its ablation, and the paired differences."""
     from . import table as tables
-    from .cells import check_split_name
+    from .engine.cells import check_split_name
     from .files import atomic_write_bytes
 
     check_split_name(split)
@@ -350,7 +350,7 @@ def report(
 ):
     """A static HTML page: tables, separations of the same items, curves, provenance (inline assets)."""
     from . import report as reporting
-    from .cells import check_split_name
+    from .engine.cells import check_split_name
 
     check_split_name(split)
     root, cells = _grid_selection(root, params)

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .cells import check_split_name, items_name, metrics_name
+from .engine.cells import check_split_name, items_name, metrics_name
 from .errors import UsageError
 from .files import load_json
 from .metrics import catalog

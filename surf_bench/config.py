@@ -4,7 +4,7 @@ Resolution order: preset for the dataset's modality -> the dataset's defaults fo
 the method's own defaults -> user overrides. A scaled preset (``short``, ``long``) is another
 preset's whole resolution with every step count multiplied by a factor, then its own entries
 (docs/architecture.md, "Presets"). The resolved config is hashed (sha256 of its canonical JSON) and
-recorded with every result; a cell's folder is named by its variant (surf_bench.cells).
+recorded with every result; a cell's folder is named by its variant (surf_bench.engine.cells).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ class TrainConfig:
     checkpoint_every: int = 500  # steps between checkpoints (0 = none by step count)
     checkpoint_minutes: float = 5.0  # also checkpoint when this much wall time has passed (0 = off)
     log_every: int = 100
-    threads: int = 0  # torch threads; 0 = the free cores of this process (surf_bench.threads)
+    threads: int = 0  # torch threads; 0 = the free cores of this process (surf_bench.engine.threads)
     weights_ema: float = 0.0  # EMA of the student's weights, evaluated and saved in model.pt (0 = off)
     precision: str = "fp32"  # fp32 | bf16 (autocast of the training forward pass; weights stay fp32)
     compile: bool = False  # torch.compile the network in place (training and scoring)

@@ -13,10 +13,10 @@ from pathlib import Path
 import torch
 
 from . import config, registry
-from .contract import check_estimates
 from .data.base import DataSpec, SourceSplit, mixture_sum
 from .data.image_pairs import ImageMixtureSplit
-from .train import Trainer
+from .engine.contract import check_estimates
+from .engine.train import Trainer
 
 
 class ConformanceError(AssertionError):

@@ -32,8 +32,8 @@ def utc_now() -> str:
 def run_planned(params_path: str, index: int, out: str, overrides: dict) -> dict:
     """One job: cell ``index`` of the plan (what `surf-bench run --cell` runs), with ``overrides``
     (runtime settings such as threads) on top."""
+    from .engine.runner import run_cell
     from .plan import cell_request, expand, load_params
-    from .runner import run_cell
 
     started = utc_now()
     grid = load_params(Path(params_path))
@@ -89,8 +89,8 @@ def launch(params_path: Path, executor: str = "local", out: Path | None = None, 
            gpus_per_cell: int = 0, partition: str = "", timeout_min: int = 24 * 60, poll_seconds: float = 2.0,
            log=print) -> dict:
     """Run every cell of the plan through submitit; returns the launch record (also launch.json)."""
+    from .engine.threads import per_process
     from .plan import expand, flat_overrides, load_params
-    from .threads import per_process
 
     if executor not in EXECUTORS:
         raise UsageError(f"--executor {executor!r}: valid: {', '.join(EXECUTORS)}")

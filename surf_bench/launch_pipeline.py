@@ -47,9 +47,9 @@ def run_stage_cell(root: str, dataset: str, method: str, seed: int) -> dict:
     import os
 
     from . import registry
+    from .engine.runner import CellRequest, run_cell
     from .launch import utc_now
     from .plan import load_params
-    from .runner import CellRequest, run_cell
     from .tune_stage import stage_overrides
 
     os.chdir(root)  # the stage's paths are relative to the repository, as in dvc.yaml
@@ -264,9 +264,9 @@ def launch_pipeline(params_path: Path = Path("params.yaml"), max_parallel: int =
                     poll_seconds: float = 2.0, log=print) -> dict:
     """Run dvc.yaml's pipeline in the current directory with its cells ``max_parallel`` at a time;
     returns each launched stage's record (also ``results/cells/launch/pipeline/launch.json``)."""
+    from .engine.threads import per_process
     from .launch import make_executor
     from .plan import flat_overrides, load_params
-    from .threads import per_process
 
     if not Path("dvc.yaml").is_file() or Path(params_path).resolve() != Path("params.yaml").resolve():
         raise UsageError("launch --pipeline runs this repository's dvc.yaml with its params.yaml: run it in the "

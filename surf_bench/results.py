@@ -42,7 +42,7 @@ def collect(root: Path = Path("results")):
     """Every finished score under ``root`` as a pandas DataFrame: one row per cell, split and metric
     (mean, 95% interval, the do-nothing baseline, on the oracle sets the Bayes posterior mean and
     the exact posterior sample, the cell's identity and provenance, and for
-    validation scores the unsupervised remix-consistency criterion of surf_bench.criterion)."""
+    validation scores the unsupervised remix-consistency criterion of surf_bench.engine.criterion)."""
     import pandas as pd
 
     from .metrics import catalog

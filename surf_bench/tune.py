@@ -7,7 +7,7 @@ the validation split (docs/architecture.md, "Tuning").
   is never opened.
 - Objective ``oracle`` (the default, as papers tune): the validation split's headline metric
   (PSNR, SI-SDRi), maximised. ``unsupervised``: the remix-consistency error of
-  surf_bench.criterion from validation mixtures alone, minimised. Both are recorded per trial, and
+  surf_bench.engine.criterion from validation mixtures alone, minimised. Both are recorded per trial, and
   the summary reports how well the unsupervised one ranks the trials (Spearman's rho against the
   oracle).
 - Spaces: ``key=log1m:LO:HI`` searches 1 - value on a log scale in [LO, HI] (alpha near 1),
@@ -213,7 +213,7 @@ def _pruner(spec: StudySpec, every: int, steps: int):
 
 
 def base_request(spec: StudySpec, overrides: dict | None = None, **options):
-    from .cells import CellRequest
+    from .engine.cells import CellRequest
 
     return CellRequest(spec.method, spec.dataset, spec.preset, spec.seed, {**spec.overrides, **(overrides or {})},
                        Path(spec.out), spec.device, split="valid", init_variant=spec.init_variant or None, **options)
@@ -222,7 +222,7 @@ def base_request(spec: StudySpec, overrides: dict | None = None, **options):
 def load_study(spec: StudySpec, worker: int = 0):
     """Create the study or load it by name; a loaded study must tune the same thing."""
     optuna = _optuna()
-    from .runner import resolve_cell
+    from .engine.runner import resolve_cell
 
     steps = resolve_cell(base_request(spec)).cfg.train.steps
     every = spec.prune_every or max(1, steps // 4)
@@ -262,10 +262,10 @@ class ValidationMonitor:
 
     def value(self, method) -> float:
         if self.spec.objective == "unsupervised":
-            from .criterion import remix_consistency
+            from .engine.criterion import remix_consistency
 
             return float(remix_consistency(method, self.split, self.cfg, self.device)["remix_error_db"])
-        from .evaluate import evaluate
+        from .engine.evaluate import evaluate
         from .metrics import catalog
 
         result = evaluate(method, self.split, self.cfg, self.device)
@@ -297,8 +297,8 @@ def describe(settings: dict) -> str:
 
 def run_trial(trial, spec: StudySpec, spaces: list[Space], every: int, log=print) -> float:
     optuna = _optuna()
+    from .engine.runner import resolve_cell, run_cell
     from .files import atomic_write_json
-    from .runner import resolve_cell, run_cell
 
     overrides = {s.key: s.suggest(trial) for s in spaces}
     request = base_request(spec, overrides)
@@ -384,8 +384,8 @@ def reclaim_stale(study, log=print) -> int:
 
 def prepare_init_cell(spec: StudySpec, log=print) -> None:
     """Train the shared init (MixIT) cell once, before workers start."""
-    from .cells import INIT_WAIT_SECONDS, init_request
-    from .runner import resolve_cell, train_cell
+    from .engine.cells import INIT_WAIT_SECONDS, init_request
+    from .engine.runner import resolve_cell, train_cell
 
     resolved = resolve_cell(base_request(spec))
     init_method = resolved.method_cls.init_from
@@ -413,7 +413,7 @@ def launch(spec: StudySpec, workers: int = 1, join: bool = False, log=print) -> 
         work(spec, 0, log)
     else:
         spec.folder.mkdir(parents=True, exist_ok=True)
-        from .threads import per_process
+        from .engine.threads import per_process
 
         threads = spec.overrides.get("train.threads") or per_process(workers)
         job = asdict(spec)

@@ -11,7 +11,7 @@ from surf_bench import table
 from surf_bench.archive import archive_scores
 from surf_bench.errors import SurfBenchError
 from surf_bench.results import collect
-from tests.test_reliability import cli_main
+from tests.engine.test_reliability import cli_main
 from tests.test_table import write_cell
 
 

@@ -21,8 +21,8 @@ import pytest
 import torch
 from filelock import FileLock
 
-from surf_bench.cells import inherited_overrides
-from tests.test_reliability import (
+from surf_bench.engine.cells import inherited_overrides
+from tests.engine.test_reliability import (
     TINY,
     cell,
     cli_main,
@@ -341,7 +341,8 @@ DATASET = Broken()
 
 
 def test_plugin_failures_and_unexpected_errors_are_one_line(base, tmp_path, monkeypatch):
-    from surf_bench import registry, runner
+    from surf_bench import registry
+    from surf_bench.engine import runner
 
     plugins = tmp_path / "plugins"
     (plugins / "datasets").mkdir(parents=True)

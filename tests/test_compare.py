@@ -12,7 +12,7 @@ import pytest
 from surf_bench import cli
 from surf_bench.compare import compare
 from surf_bench.errors import UsageError
-from tests.test_reliability import cli_main, one_line
+from tests.engine.test_reliability import cli_main, one_line
 from tests.test_table import write_cell
 
 

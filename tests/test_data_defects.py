@@ -7,8 +7,8 @@ import torch
 
 from surf_bench import registry
 from surf_bench.data.base import DataSpec, SourceSplit
+from surf_bench.engine.runner import CellRequest, run_cell
 from surf_bench.errors import DataError
-from surf_bench.runner import CellRequest, run_cell
 
 DATASET = '''"""An own audio dataset whose test split is broken in one way (BREAK)."""
 

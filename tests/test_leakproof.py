@@ -5,7 +5,7 @@ import torch
 
 from surf_bench import config, registry
 from surf_bench.data.views import MixtureBatch
-from surf_bench.train import Trainer
+from surf_bench.engine.train import Trainer
 from tests.helpers import PoisonedSplit, SourceLeak, tiny_image_split
 
 UNSUPERVISED = sorted(n for n, cls in registry.methods().items()

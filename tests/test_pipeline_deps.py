@@ -15,7 +15,7 @@ CELL_STAGES = ("mixit", "scratch", "remix")
 
 
 def imported_engine_files() -> set[str]:
-    code = ("import sys, surf_bench.runner, surf_bench.tune_stage\n"
+    code = ("import sys, surf_bench.engine.runner, surf_bench.tune_stage\n"
             "from surf_bench import registry\n"
             "[registry.get_method(m) for m in registry.methods()]\n"
             "[registry.get_dataset(d) for d in registry.datasets()]\n"
@@ -35,7 +35,7 @@ def test_every_cell_stage_depends_on_every_engine_module_a_cell_imports():
     # Each cell stage depends on its own method's file (methods/${item.method}.py); method files
     # import only the engine, never one another (checked below).
     needed = {f for f in imported_engine_files() - NOT_DEPS if not f.startswith("methods/")}
-    assert "surf_bench/train.py" in needed and "datasets/mnist2_mini.py" in needed
+    assert "surf_bench/engine/train.py" in needed and "datasets/mnist2_mini.py" in needed
     for name in CELL_STAGES:
         deps = stage_deps(stages[name])
         missing = sorted(f for f in needed if not any(f == d or f.startswith(d.rstrip("/") + "/") for d in deps))

@@ -8,7 +8,7 @@ import pytest
 
 from surf_bench.errors import UsageError
 from surf_bench.plan import expand, load_params
-from tests.test_reliability import TINY, cli_main, make_mnist_root, set_options
+from tests.engine.test_reliability import TINY, cli_main, make_mnist_root, set_options
 
 PARAMS = """
 preset: smoke

@@ -62,7 +62,7 @@ def test_a_name_two_plugins_claim_is_an_error_for_that_name_only(plugin_root):
 
 
 def test_a_broken_plugin_leaves_a_run_of_a_built_in_method_working(plugin_root, tmp_path):
-    from surf_bench.runner import CellRequest, run_cell
+    from surf_bench.engine.runner import CellRequest, run_cell
 
     (plugin_root / "broken.py").write_text("raise RuntimeError('half-written plugin')\n")
     record = run_cell(CellRequest("pit", "mnist2-mini", "smoke", 0, {"train.steps": 2, "train.threads": 1},

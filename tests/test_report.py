@@ -11,7 +11,7 @@ import pytest
 import soundfile as sf
 
 from surf_bench import figures, report
-from surf_bench.runner import CellRequest, resolve_cell, run_cell
+from surf_bench.engine.runner import CellRequest, resolve_cell, run_cell
 
 TINY = {"train.steps": 6, "train.log_every": 2, "eval.n_items": 8, "train.threads": 1, "eval.bootstrap": 20}
 

@@ -16,9 +16,9 @@ import yaml
 optuna = pytest.importorskip("optuna")
 
 from surf_bench import tune  # noqa: E402
+from surf_bench.engine.runner import CellRequest, resolve_cell, run_cell  # noqa: E402
 from surf_bench.errors import UsageError  # noqa: E402
 from surf_bench.files import load_torch  # noqa: E402
-from surf_bench.runner import CellRequest, resolve_cell, run_cell  # noqa: E402
 
 TINY = {"train.steps": 12, "train.log_every": 4, "eval.n_items": 24, "train.threads": 1}
 
@@ -26,7 +26,7 @@ TINY = {"train.steps": 12, "train.log_every": 4, "eval.n_items": 24, "train.thre
 @pytest.fixture(scope="module")
 def mixit_cell(tmp_path_factory):
     """One smoke MixIT cell, trained once and copied into each test's results root."""
-    from surf_bench.runner import train_cell
+    from surf_bench.engine.runner import train_cell
 
     root = tmp_path_factory.mktemp("mixit")
     train_cell(CellRequest("mixit", "mnist2-mini", "smoke", 0, {"train.threads": 1}, root, "cpu"), log=lambda *_: None)

@@ -8,7 +8,7 @@ import torch
 from surf_bench import config, registry
 from surf_bench.data.gmm_sources import GaussianMixtureImages
 from surf_bench.data.views import MixtureBatch
-from surf_bench.train import Trainer
+from surf_bench.engine.train import Trainer
 from tests.helpers import PoisonedSplit
 
 pytest.importorskip("mlxtend")

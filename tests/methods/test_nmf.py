@@ -36,7 +36,7 @@ def test_nmf_learns_nothing_and_separates_two_tones():
 
 
 def test_a_method_that_learns_nothing_runs_as_a_cell_without_steps(tmp_path):
-    from surf_bench.runner import CellRequest, run_cell
+    from surf_bench.engine.runner import CellRequest, run_cell
 
     overrides = {"train.threads": 1, "eval.n_items": 8, "eval.sdr_items": 0, "eval.pesq_items": 0}
     record = run_cell(CellRequest("nmf", "speech2-mini", "smoke", 0, overrides, tmp_path, "cpu"),

@@ -3,8 +3,8 @@
 import torch
 
 from surf_bench import config, registry
+from surf_bench.engine.train import Trainer
 from surf_bench.metrics.image import psnr_pit
-from surf_bench.train import Trainer
 from tests.helpers import tiny_image_split
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from surf_bench.evaluate import aggregate, bootstrap_ci
+from surf_bench.engine.evaluate import aggregate, bootstrap_ci
 from surf_bench.metrics.aggregate import weighted_mean
 
 

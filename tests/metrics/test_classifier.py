@@ -9,9 +9,9 @@ import torch
 
 from surf_bench import registry
 from surf_bench.config import RunConfig
-from surf_bench.evaluate import _NETWORKS, evaluate
+from surf_bench.engine.evaluate import _NETWORKS, evaluate
 
-from ..test_evaluate import Oracle, image_split
+from ..engine.test_evaluate import Oracle, image_split
 
 
 def cfg(n_items):
@@ -45,7 +45,7 @@ def test_a_dataset_without_labels_records_the_reason():
 def test_a_validation_score_never_opens_the_test_split(monkeypatch, tmp_path):
     """The evaluator trains on the training images and reports its accuracy on valid: scoring the
     validation split (every choice of the protocol) reads nothing of the test split."""
-    import surf_bench.evaluate as evaluating
+    import surf_bench.engine.evaluate as evaluating
 
     opened = []
     real = evaluating.open_split

@@ -10,7 +10,7 @@ import torch
 
 from surf_bench import config
 from surf_bench.data.gmm_sources import GaussianMixtureImages
-from surf_bench.evaluate import evaluate
+from surf_bench.engine.evaluate import evaluate
 from surf_bench.metrics.oracle import pit_mse, sliced_wasserstein
 
 pytest.importorskip("mlxtend")

@@ -7,8 +7,8 @@ import json
 import pytest
 
 from surf_bench import registry, table
+from surf_bench.engine.runner import CellRequest, run_cell
 from surf_bench.results import collect
-from surf_bench.runner import CellRequest, run_cell
 
 pytest.importorskip("mlxtend")
 pytest.importorskip("ot")

@@ -1,4 +1,4 @@
-"""torchrun DDP for one cell (surf_bench.distributed): the rank arithmetic, and a 2-process gloo
+"""torchrun DDP for one cell (surf_bench.engine.distributed): the rank arithmetic, and a 2-process gloo
 run on CPU against a 1-process run with the same global batch."""
 
 import json
@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import torch
 
-from surf_bench import distributed
+from surf_bench.engine import distributed
 from surf_bench.errors import UsageError
 
 

@@ -25,8 +25,8 @@ from datetime import timedelta
 import torch
 import torch.distributed as dist
 
+from ..errors import UsageError
 from .cells import INIT_WAIT_SECONDS
-from .errors import UsageError
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from .errors import ContractError
+from ..errors import ContractError
 
 CONSISTENCY_TOLERANCE = 1e-4  # relative to the mixture's peak, as the conformance suite
 

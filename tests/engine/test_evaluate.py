@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from surf_bench import evaluate as evaluate_mod
 from surf_bench.config import RunConfig
 from surf_bench.data.base import DataSpec, SourceSplit
-from surf_bench.evaluate import evaluate
+from surf_bench.engine import evaluate as evaluate_mod
+from surf_bench.engine.evaluate import evaluate
 from surf_bench.metrics.frechet import fid_from_features
 
 
@@ -91,7 +91,7 @@ def _fresh_logs(monkeypatch):
 def test_image_oracle_rows_baseline_and_missing_fid(caplog, monkeypatch):
     monkeypatch.setenv("SURF_BENCH_FID_WEIGHTS", "/nonexistent/inception.pth")
     split = image_split()
-    with caplog.at_level(logging.WARNING, logger="surf_bench.evaluate"):
+    with caplog.at_level(logging.WARNING, logger="surf_bench.engine.evaluate"):
         result = evaluate(Oracle(split), split, config(), "cpu")
         evaluate(Oracle(split), split, config(), "cpu")
     assert result["protocol"] == "pit"

@@ -1,4 +1,4 @@
-"""A reused result is the result of this code and this data (surf_bench/fingerprint.py and the
+"""A reused result is the result of this code and this data (surf_bench/engine/fingerprint.py and the
 runner's reuse checks): an edited plugin method, or other data under --data-root, is refused in one
 line that says what changed and what to do; an edited comment is not a change."""
 
@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from surf_bench import registry
+from surf_bench.engine.fingerprint import code_hash, differences
+from surf_bench.engine.runner import CellRequest, run_cell
 from surf_bench.errors import UsageError
-from surf_bench.fingerprint import code_hash, differences
-from surf_bench.runner import CellRequest, run_cell
 
 METHOD = '''"""A plugin method for the reuse tests."""
 

@@ -96,7 +96,7 @@ def set_options(argv) -> dict:
 
 def cell(out: Path, method: str = "pit", seed: int = 0, *extra: str) -> Path:
     """The folder of a tiny mnist2 cell run with TINY and the ``extra`` options."""
-    from surf_bench.runner import CellRequest, resolve_cell
+    from surf_bench.engine.runner import CellRequest, resolve_cell
 
     request = CellRequest(method, "mnist2", "smoke", seed, set_options([*TINY, *extra]), Path(out))
     return resolve_cell(request).directory
@@ -104,8 +104,8 @@ def cell(out: Path, method: str = "pit", seed: int = 0, *extra: str) -> Path:
 
 def init_cell(out: Path, method: str = "remixit", seed: int = 0, *extra: str) -> Path:
     """The folder of the init (mixit) cell that a tiny ``method`` cell starts from."""
-    from surf_bench.cells import inherited_overrides
-    from surf_bench.runner import CellRequest, resolve_cell
+    from surf_bench.engine.cells import inherited_overrides
+    from surf_bench.engine.runner import CellRequest, resolve_cell
 
     overrides = inherited_overrides(set_options([*TINY, *extra]))
     return resolve_cell(CellRequest("mixit", "mnist2", "smoke", seed, overrides, Path(out))).directory
@@ -274,7 +274,7 @@ def test_force_replaces_results_only_once_the_new_run_has_succeeded(data, tmp_pa
     assert {p.name: p.read_bytes() for p in folder.iterdir() if p.name in before} == before
     before["metrics.valid.json"] = (folder / "metrics.valid.json").read_bytes()
 
-    from surf_bench import runner
+    from surf_bench.engine import runner
 
     def broken_evaluate(*args, **kwargs):
         raise RuntimeError("simulated crash during evaluation")
@@ -398,6 +398,6 @@ def test_bf16_autocast_and_compile_train_a_cell_that_scores_like_fp32(data, tmp_
 
 
 def test_log_lines_carry_an_eta_without_control_characters():
-    from surf_bench.train import format_eta
+    from surf_bench.engine.train import format_eta
 
     assert [format_eta(s) for s in (0.4, 40, 65, 3600 + 125)] == ["0s", "40s", "1m05s", "1h02m"]

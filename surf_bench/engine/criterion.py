@@ -20,9 +20,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .data.base import SourceSplit, mixture_sum
-from .maths.pit import best_permutation, invert_permutation, pairwise_mse, permute_slots
-from .maths.remix import draw_remix
+from ..data.base import SourceSplit, mixture_sum
+from ..maths.pit import best_permutation, invert_permutation, pairwise_mse, permute_slots
+from ..maths.remix import draw_remix
 
 SEED = 4321
 

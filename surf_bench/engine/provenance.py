@@ -15,7 +15,7 @@ PACKAGES = ("torch", "numpy", "scipy", "pandas", "surf-bench", "soundfile", "mlx
 def code_version() -> dict:
     """Version, git commit and whether the code that computes results (the package, the plugin
     folders, pyproject.toml) differs from that commit, untracked plugin files included."""
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]  # the checkout: surf_bench/engine/provenance.py
     paths = ["surf_bench", "methods", "datasets", "pyproject.toml"]
     try:
         head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
@@ -27,7 +27,7 @@ def code_version() -> dict:
         changed = [line[3:] for line in status.stdout.splitlines()][:50] if dirty else []
     except (OSError, subprocess.SubprocessError):
         commit, dirty, changed = "", None, []
-    from . import __version__
+    from .. import __version__
 
     return {"version": __version__, "git_commit": commit or "unknown", "git_dirty": dirty,
             "git_changed": changed}

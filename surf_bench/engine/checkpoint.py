@@ -1,6 +1,6 @@
 """Checkpoint files and random states: what makes a resumed run end exactly like an uninterrupted one.
 
-A checkpoint (see surf_bench.train.Trainer.state_dict for its content) is written atomically, and
+A checkpoint (see surf_bench.engine.train.Trainer.state_dict for its content) is written atomically, and
 read back only when it has this version and was written with the same training settings (the
 runtime-only ones aside), so a resumed run cannot silently mix two configs.
 """
@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .config import RUNTIME_KEYS, config_differences, describe_differences
-from .errors import CheckpointError
-from .files import atomic_torch_save, load_torch
+from ..config import RUNTIME_KEYS, config_differences, describe_differences
+from ..errors import CheckpointError
+from ..files import atomic_torch_save, load_torch
 
 CHECKPOINT_VERSION = 2
 # What a checkpoint is compared on when a run resumes: the settings that shape training.

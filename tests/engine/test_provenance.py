@@ -3,7 +3,7 @@ same seed and code can train differently on another machine)."""
 
 import torch
 
-from surf_bench.provenance import cpu_model, device_description
+from surf_bench.engine.provenance import cpu_model, device_description
 
 
 def test_cpu_device_names_model_instruction_set_and_threads():

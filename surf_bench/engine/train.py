@@ -1,5 +1,5 @@
 """The training loop shared by every method: AdamW, warm-up + cosine schedule, gradient clipping,
-EMA hook, NaN guard, and resumable checkpoints (written and checked by surf_bench.checkpoint).
+EMA hook, NaN guard, and resumable checkpoints (written and checked by surf_bench.engine.checkpoint).
 
 A checkpoint holds everything the rest of the run depends on: the modules (student and EMA
 teacher), optimiser, scheduler, every random state (the method's generator, torch's CPU and CUDA
@@ -21,10 +21,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..data.views import EpochSampler
+from ..errors import CheckpointError, Interrupted, SurfBenchError, TrainingDiverged, short_error
 from . import distributed
 from .checkpoint import CHECKPOINT_VERSION, read_checkpoint, rng_states, set_rng_states, write_checkpoint
-from .data.views import EpochSampler
-from .errors import CheckpointError, Interrupted, SurfBenchError, TrainingDiverged, short_error
 
 
 def lr_lambda(warmup: int, total: int, cosine: bool):

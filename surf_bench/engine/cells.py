@@ -19,8 +19,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .config import RUNTIME_KEYS, flat_config
-from .errors import UsageError
+from ..config import RUNTIME_KEYS, flat_config
+from ..errors import UsageError
 
 SPLITS = ("test", "valid")
 DEFAULT_VARIANT = "default"

@@ -30,9 +30,24 @@ import numpy as np
 import torch
 from filelock import FileLock, Timeout
 
-from . import config as config_mod
-from . import distributed, registry
-from .cells import (  # CellRequest and INIT_WAIT_SECONDS are re-exported: `from surf_bench.runner import ...`
+from .. import config as config_mod
+from .. import registry
+from ..config import RUNTIME_KEYS, config_differences, describe_differences
+from ..data.base import mixture_sum
+from ..data.splits import open_split
+from ..errors import CellBusy, CheckpointError, DataError, SurfBenchError, UsageError, short_error
+from ..files import (
+    atomic_write_many,
+    ensure_writable,
+    file_sha256,
+    json_bytes,
+    load_json,
+    load_torch,
+    remove_stale_temporaries,
+    torch_bytes,
+)
+from . import distributed
+from .cells import (  # CellRequest and INIT_WAIT_SECONDS are re-exported: `from surf_bench.engine.runner import ...`
     INHERITED_KEYS,
     INHERITED_SECTIONS,
     INIT_WAIT_SECONDS,
@@ -48,23 +63,9 @@ from .cells import (  # CellRequest and INIT_WAIT_SECONDS are re-exported: `from
     variant_name,
 )
 from .checkpoint import TRAINING_SECTIONS
-from .config import RUNTIME_KEYS, config_differences, describe_differences
 from .contract import check_separates
 from .criterion import remix_consistency
-from .data.base import mixture_sum
-from .data.splits import open_split
-from .errors import CellBusy, CheckpointError, DataError, SurfBenchError, UsageError, short_error
 from .evaluate import evaluate
-from .files import (
-    atomic_write_many,
-    ensure_writable,
-    file_sha256,
-    json_bytes,
-    load_json,
-    load_torch,
-    remove_stale_temporaries,
-    torch_bytes,
-)
 from .fingerprint import differences as fingerprint_differences
 from .fingerprint import fingerprint
 from .provenance import code_version, device_description, package_versions

@@ -15,8 +15,8 @@ import ast
 import hashlib
 from pathlib import Path
 
-from . import registry
-from .files import file_sha256
+from .. import registry
+from ..files import file_sha256
 
 PLUGIN_KINDS = {"method": "methods", "dataset": "datasets"}
 

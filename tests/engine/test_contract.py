@@ -1,4 +1,4 @@
-"""The Method contract is checked while a method runs (surf_bench/contract.py): a plugin whose
+"""The Method contract is checked while a method runs (surf_bench/engine/contract.py): a plugin whose
 separate() gives the wrong shape, non-finite values or estimates that miss the mixture fails at its
 first batch, in one line naming the method and the rule, before training or scoring goes on."""
 
@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from surf_bench import registry
-from surf_bench.contract import check_estimates
+from surf_bench.engine.contract import check_estimates
+from surf_bench.engine.runner import CellRequest, run_cell
 from surf_bench.errors import ContractError
-from surf_bench.runner import CellRequest, run_cell
 
 PLUGIN = '''"""A plugin whose separate() breaks the contract in one way (BREAK)."""
 

@@ -19,14 +19,14 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..data.base import SourceSplit, mixture_sum
+from ..data.splits import open_split
+from ..metrics import CORE, EXTRA, catalog, concat, per_item, resolve_protocol, score
+from ..metrics.aggregate import aggregate, aggregate_fuss, bootstrap_ci
+from ..metrics.fid import REFERENCE, FidSets
+from ..metrics.oracle import REFERENCES, OracleReferences, OracleTally, summarise
+from ..metrics.perceptual import MetricUnavailable, load_inception, load_lpips
 from .contract import check_estimates
-from .data.base import SourceSplit, mixture_sum
-from .data.splits import open_split
-from .metrics import CORE, EXTRA, catalog, concat, per_item, resolve_protocol, score
-from .metrics.aggregate import aggregate, aggregate_fuss, bootstrap_ci
-from .metrics.fid import REFERENCE, FidSets
-from .metrics.oracle import REFERENCES, OracleReferences, OracleTally, summarise
-from .metrics.perceptual import MetricUnavailable, load_inception, load_lpips
 
 __all__ = ["evaluate", "aggregate", "bootstrap_ci", "DEFAULT_EXTRA_METRICS", "resolve_extra_metrics"]
 
@@ -70,9 +70,9 @@ def _network(name: str, device: str, cfg):
 
 def _evaluator(split, cfg, device: str, log):
     """The evaluator classifier of the split's dataset (metrics/classifier.py), cached per process."""
-    from . import registry
-    from .metrics.classifier import evaluator_for
-    from .metrics.lpips_alex import weights_dir
+    from .. import registry
+    from ..metrics.classifier import evaluator_for
+    from ..metrics.lpips_alex import weights_dir
 
     if getattr(split, "labels", None) is None:
         raise MetricUnavailable(f"the dataset of {split.spec.name} has no class labels for an evaluator classifier")

@@ -6,7 +6,7 @@ import time
 import pytest
 import torch
 
-from surf_bench import threads
+from surf_bench.engine import threads
 
 
 @pytest.mark.parametrize(

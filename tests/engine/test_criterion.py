@@ -4,8 +4,8 @@ do-nothing one does not, and the criterion reads mixtures only."""
 import torch
 
 from surf_bench.config import resolve
-from surf_bench.criterion import remix_consistency
 from surf_bench.data.base import DataSpec, SourceSplit
+from surf_bench.engine.criterion import remix_consistency
 
 
 class HalvesSplit(SourceSplit):
