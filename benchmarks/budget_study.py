@@ -81,7 +81,7 @@ def _steps(frame: pd.DataFrame) -> pd.Series:
 def summarise(out: Path, dataset: str, variants: dict[str, dict], preset: str) -> pd.DataFrame:
     """One row per method and budget: the validation headline (mean over seeds), and for flows the
     value at their best NFE and at NFE 1. ``variants``: the grid's variants per method."""
-    from surf_bench.results import collect, collect_curves, curves_of_cells
+    from surf_bench.results.reader import collect, collect_curves, curves_of_cells
 
     frame = collect(out)
     study = pd.Series([v in variants.get(m, {}) for m, v in zip(frame["method"], frame["variant"], strict=True)],

@@ -28,8 +28,8 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from surf_bench.archive import archive_scores
 from surf_bench.engine.runner import CellRequest, pick_device, run_cell
+from surf_bench.results.archive import archive_scores
 
 ORDER = ["mixit", "pit", "floss", "self_remixing", "surf_sr", "remixit", "surf_rm"]
 THROUGHPUT_METHODS = ("pit", "floss", "surf_sr")

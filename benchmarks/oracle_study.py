@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from surf_bench.results import collect, collect_curves
-from surf_bench.table import METHOD_ORDER
+from surf_bench.results.reader import collect, collect_curves
+from surf_bench.results.table import METHOD_ORDER
 
 ORACLE = ["psnr", "mmse_gap_db", "spread_ratio", "posterior_sw"]
 

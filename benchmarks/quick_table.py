@@ -8,7 +8,7 @@ The split is the params file's (default valid); an A/B grid (several variants of
 refused on test, which scores only final choices (docs/architecture.md, "Protocol"). Cells are ordinary
 `surf-bench run --cell I` cells (resumable, reused when finished), so the script
 can be stopped and started again, or the cells split over processes (a cell whose init cell is
-being trained by another process waits for it). Results are read with surf_bench.results.collect.
+being trained by another process waits for it). Results are read with surf_bench.results.reader.collect.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ def summarise(root: Path, split: str, cells=None) -> pd.DataFrame:
     """Per (dataset, method, variant): the headline metric's mean and sd over seeds, the other
     metrics' means (LPIPS, the evaluator's acc_cls / fd_cls, ...), the mixture, training figures.
     ``cells`` (plan.expand of the params file) restricts it to the grid's own cells."""
-    from surf_bench.results import collect
+    from surf_bench.results.reader import collect
 
     frame = collect(root)
     frame = frame[frame["split"] == split]

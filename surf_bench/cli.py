@@ -229,9 +229,9 @@ def table(
                                     "(leaderboard.*, ablation.*, paired.*) instead of printing one."),
 ):
     """The leaderboard beside the paper's numbers, its ablation, and the paired differences."""
-    from . import table as tables
     from .engine.cells import check_split_name
     from .files import atomic_write_bytes
+    from .results import table as tables
 
     check_split_name(split)
     root, cells = _grid_selection(root, params)
@@ -349,8 +349,8 @@ def report(
     device: str = typer.Option("cpu", "--device", help="Where the example separations run."),
 ):
     """A static HTML page: tables, separations of the same items, curves, provenance (inline assets)."""
-    from . import report as reporting
     from .engine.cells import check_split_name
+    from .results import report as reporting
 
     check_split_name(split)
     root, cells = _grid_selection(root, params)
@@ -366,7 +366,7 @@ def curves(
 ):
     """The metric-against-NFE curves of the flow cells, as one CSV (a DVC plot)."""
     from .files import atomic_write_bytes
-    from .results import collect_curves
+    from .results.reader import collect_curves
 
     frame = collect_curves(root)
     if variant is not None:
@@ -382,7 +382,7 @@ def archive(
 ):
     """Copy every finished cell's scores (metrics, per-item rows, training log; no weights) to a folder
     to commit; an archived score is never overwritten."""
-    from .archive import archive_scores
+    from .results.archive import archive_scores
 
     report = archive_scores(root, to)
     typer.echo(f"{report.cells} cell(s): {len(report.copied)} file(s) archived to {to}, "
@@ -401,7 +401,7 @@ def compare_cells(
     a lever or a budget point is read (a gain inside the run-to-run spread is a tie)."""
     import json
 
-    from .compare import compare
+    from .results.compare import compare
 
     if fmt not in ("text", "json"):
         raise UsageError(f"--format {fmt!r}: valid: text, json")

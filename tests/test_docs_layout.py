@@ -50,7 +50,7 @@ def named_paths() -> set[str]:
 
 def test_the_layout_parse_sees_nested_modules():
     names = named_paths()
-    assert {"surf_bench/", "surf_bench/engine/cells.py", "surf_bench/maths/pit.py", "surf_bench/report.py",
+    assert {"surf_bench/", "surf_bench/engine/cells.py", "surf_bench/maths/pit.py", "surf_bench/results/report.py",
             "surf_bench/nets/tasnet.py", "methods/"} <= names
 
 

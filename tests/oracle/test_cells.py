@@ -6,9 +6,10 @@ import json
 
 import pytest
 
-from surf_bench import registry, table
+from surf_bench import registry
 from surf_bench.engine.runner import CellRequest, run_cell
-from surf_bench.results import collect
+from surf_bench.results import table
+from surf_bench.results.reader import collect
 
 pytest.importorskip("mlxtend")
 pytest.importorskip("ot")

@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import figures, table
-from .results import CELL_KEY, code_label
+from .reader import CELL_KEY, code_label
 
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:1.5em auto;max-width:1400px;color:#222}
@@ -89,8 +89,8 @@ def _separations(cells: pd.DataFrame, notes: list[str], device: str) -> str:
 
 
 def _nfe_curves(root: Path, cells: pd.DataFrame, split: str) -> str:
-    from .metrics import catalog
-    from .results import collect_curves, curves_of_cells
+    from ..metrics import catalog
+    from .reader import collect_curves, curves_of_cells
 
     curves = collect_curves(root)
     if curves.empty:
@@ -153,8 +153,8 @@ def _provenance(cells: pd.DataFrame) -> str:
 def build(root: Path, out: Path, split: str = "test", variant: str | None = "default", cells=None,
           device: str = "cpu") -> Path:
     """Write the report of ``root`` (cells of ``variant``, or of a grid) to ``out``."""
-    from .files import atomic_write_bytes
-    from .results import collect
+    from ..files import atomic_write_bytes
+    from .reader import collect
 
     frame = collect(root)
     if cells is not None:

@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 
 from surf_bench import cli
-from surf_bench.compare import compare
 from surf_bench.errors import UsageError
+from surf_bench.results.compare import compare
 from tests.engine.test_reliability import cli_main, one_line
-from tests.test_table import write_cell
+from tests.results.test_table import write_cell
 
 
 def write_valid_cell(root, method, seed, values, variant="default", dataset="mnist2-mini", items=None, extra=None):

@@ -23,9 +23,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..metrics import catalog
+from ..metrics.aggregate import bootstrap_ci
 from .compare import paired_items, score_files
-from .metrics import catalog
-from .metrics.aggregate import bootstrap_ci
 
 METHOD_ORDER = ["pit", "floss", "mixit", "remixit", "self_remixing", "surf_rm", "surf_sr"]
 # Our dataset -> the paper's dataset it stands for (an offline set is labelled as such).
@@ -48,7 +48,7 @@ TABLES = ("main", "ablation", "paired")
 
 
 def paper_reference() -> pd.DataFrame:
-    with resources.files("surf_bench").joinpath("paper_reference.csv").open() as handle:
+    with resources.files("surf_bench.results").joinpath("paper_reference.csv").open() as handle:
         return pd.read_csv(handle)
 
 
@@ -84,7 +84,7 @@ def select_cells(frame: pd.DataFrame, cells) -> pd.DataFrame:
     """The rows of a grid's cells (``plan.expand``): (dataset, method, preset, variant, seed) in the
     grid. A table needs one variant per method and dataset, so a grid with several (an A/B grid)
     is refused with the variants it names."""
-    from .errors import UsageError
+    from ..errors import UsageError
 
     wanted = {(c.dataset, c.method, c.preset, c.variant, int(c.seed)) for c in cells}
     per_method: dict[tuple, set] = {}
@@ -363,7 +363,7 @@ def paired_html(rows: pd.DataFrame, split: str) -> str:
 def render(root: Path, table: str = "main", fmt: str = "md", split: str = "test", variant: str | None = "default",
            cells=None) -> str:
     """One table in one format; ``cells`` (a grid's planned cells) selects the cells instead of ``variant``."""
-    from .results import collect
+    from .reader import collect
 
     frame = collect(root)
     if cells is not None:

@@ -18,11 +18,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .engine.cells import check_split_name, items_name, metrics_name
-from .errors import UsageError
-from .files import load_json
-from .metrics import catalog
-from .metrics.aggregate import bootstrap_ci
+from ..engine.cells import check_split_name, items_name, metrics_name
+from ..errors import UsageError
+from ..files import load_json
+from ..metrics import catalog
+from ..metrics.aggregate import bootstrap_ci
 
 
 def score_files(split: str) -> tuple[str, str]:

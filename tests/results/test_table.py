@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from surf_bench import table
-from surf_bench.results import collect
+from surf_bench.results import table
+from surf_bench.results.reader import collect
 
 SUPERVISED = {"pit", "floss"}
 

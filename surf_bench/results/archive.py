@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from .errors import SurfBenchError
-from .files import atomic_write_bytes
-from .results import score_records
+from ..errors import SurfBenchError
+from ..files import atomic_write_bytes
+from .reader import score_records
 
 SCORE_FILES = ("metrics*.json", "items*.csv", "train_log.csv")
 

@@ -7,12 +7,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from surf_bench import table
-from surf_bench.archive import archive_scores
 from surf_bench.errors import SurfBenchError
-from surf_bench.results import collect
+from surf_bench.results import table
+from surf_bench.results.archive import archive_scores
+from surf_bench.results.reader import collect
 from tests.engine.test_reliability import cli_main
-from tests.test_table import write_cell
+from tests.results.test_table import write_cell
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from surf_bench.results import CELL_KEY, curves_of_cells
+from surf_bench.results.reader import CELL_KEY, curves_of_cells
 
 
 def test_curves_of_cells_keeps_presets_apart_when_variant_names_repeat():

@@ -39,12 +39,12 @@ def _pyplot():
 def separate_examples(model_path: Path, device: str = "cpu") -> dict:
     """The first test items of the cell's dataset: mixture [N, *S], references and PIT-aligned
     estimates [N, K, *S] (flows at the scoring NFE, with the scoring noise seed)."""
-    from . import config as config_mod
-    from . import registry
-    from .data.base import mixture_sum
-    from .data.splits import open_split
-    from .files import load_torch
-    from .maths.pit import pit_align
+    from .. import config as config_mod
+    from .. import registry
+    from ..data.base import mixture_sum
+    from ..data.splits import open_split
+    from ..files import load_torch
+    from ..maths.pit import pit_align
 
     state = load_torch(model_path)
     cfg = config_mod.from_dict(state["config"])
@@ -155,7 +155,7 @@ def train_curve(log_csv: Path, path: Path) -> bool:
 
 
 def nfe_curve(record: dict, path: Path) -> bool:
-    from .metrics import catalog
+    from ..metrics import catalog
 
     points = record.get("nfe_curve") or []
     headline = catalog.headline(record["modality"])
@@ -187,7 +187,7 @@ def nfe_curve(record: dict, path: Path) -> bool:
 def write_cell_figures(cell: Path, device: str = "cpu", force: bool = False, score: str = "metrics.json") -> dict:
     """The figures of one finished cell (folder with model.pt and its score file ``score``); kept
     when made from the same model.pt unless ``force``. Returns the contents of figures/examples.json."""
-    from .files import file_sha256
+    from ..files import file_sha256
 
     folder = Path(cell) / FOLDER
     index = folder / "examples.json"

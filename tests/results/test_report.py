@@ -10,8 +10,8 @@ import subprocess
 import pytest
 import soundfile as sf
 
-from surf_bench import figures, report
 from surf_bench.engine.runner import CellRequest, resolve_cell, run_cell
+from surf_bench.results import figures, report
 
 TINY = {"train.steps": 6, "train.log_every": 2, "eval.n_items": 8, "train.threads": 1, "eval.bootstrap": 20}
 

@@ -45,7 +45,7 @@ def collect(root: Path = Path("results")):
     validation scores the unsupervised remix-consistency criterion of surf_bench.engine.criterion)."""
     import pandas as pd
 
-    from .metrics import catalog
+    from ..metrics import catalog
 
     rows = []
     for path, record in score_records(root):
