@@ -61,7 +61,7 @@ def main() -> None:
     parser.add_argument("--csv", default="", help="where to write the table (default: <out>/summary_<split>.csv)")
     args = parser.parse_args()
     from surf_bench.engine.runner import run_cell
-    from surf_bench.plan import cell_request, expand, load_params
+    from surf_bench.orchestration.plan import cell_request, expand, load_params
 
     params = load_params(args.params)
     split = args.split or params.get("split", "valid")

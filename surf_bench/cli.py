@@ -134,7 +134,7 @@ def run(
     elif method is None or dataset is None:
         raise UsageError("run needs --method and --dataset, or --cell I with --params FILE")
     else:
-        from .tune_stage import stage_overrides
+        from .orchestration.tune_stage import stage_overrides
 
         overrides = stage_overrides(params, dataset, method, tuned)  # params file < tuned settings < --set
         overrides.update(parse_set_options(set_ or []))
@@ -187,7 +187,7 @@ def summary_line(result: dict) -> str:
 
 
 def _planned_request(index: int, params: Path | None, method, dataset, set_, **options):
-    from .plan import cell_request, expand, load_params
+    from .orchestration.plan import cell_request, expand, load_params
 
     if params is None:
         raise UsageError("--cell needs --params FILE (see `surf-bench cells --params FILE`)")
@@ -209,7 +209,7 @@ def _grid_selection(root: Path | None, params: Path | None):
     `out` as the root unless --root is given; else --root or results."""
     if params is None:
         return root or Path("results"), None
-    from .plan import expand, load_params
+    from .orchestration.plan import expand, load_params
 
     grid = load_params(params)
     return root or Path(grid.get("out", "results")), expand(grid)
@@ -280,7 +280,7 @@ def tune(
 ):
     """Tune the EMA decay alpha (or any --param) with Optuna on the validation split."""
     from . import config as config_mod
-    from . import tune as tuning
+    from .orchestration import tune as tuning
 
     if workers < 1:
         raise UsageError("--workers must be >= 1")
@@ -304,7 +304,7 @@ def tune_stage(
     write: Path = typer.Option(..., "--write", help="Tuned-settings file to write (results/tuned/<dataset>.yaml)."),
 ):
     """The pipeline's tune stage: params.yaml's `tune` studies on one dataset, then its tuned settings."""
-    from .tune_stage import run_stage
+    from .orchestration.tune_stage import run_stage
 
     run_stage(params, dataset, out, write, typer.echo)
 
@@ -325,7 +325,7 @@ def launch(
 ):
     """Every cell of a grid as its own submitit job, the cells that start from MixIT after it."""
     if pipeline:
-        from .launch_pipeline import launch_pipeline
+        from .orchestration.launch_pipeline import launch_pipeline
 
         if executor != "local" or out is not None:
             raise UsageError("launch --pipeline runs the cells here (local executor) into dvc.yaml's results/cells: "
@@ -334,7 +334,7 @@ def launch(
         return
     if params is None:
         raise UsageError("launch needs --params FILE (the grid), or --pipeline for this repository's dvc.yaml")
-    from .launch import launch as run_launch
+    from .orchestration.launch import launch as run_launch
 
     run_launch(params, executor, out, max_parallel, gpus_per_cell, slurm_partition, timeout_min, log=typer.echo)
 
@@ -440,8 +440,8 @@ def cells(
     as_json: bool = typer.Option(False, "--json", help="Print the cells as JSON."),
 ):
     """List the cells of a grid in dependency order: index, cell, the cell it starts from."""
-    from .plan import as_json as to_json
-    from .plan import expand, load_params
+    from .orchestration.plan import as_json as to_json
+    from .orchestration.plan import expand, load_params
 
     planned = expand(load_params(params))
     if as_json:

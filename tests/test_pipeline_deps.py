@@ -9,13 +9,15 @@ import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 # Imported by a cell but not shaping its numbers: the version string and OpenMP's wait policy,
-# error messages, and the file helpers (atomic writes; a pipeline cell's variant is fixed, `pipeline`).
-NOT_DEPS = {"surf_bench/__init__.py", "surf_bench/errors.py", "surf_bench/files.py"}
+# error messages, the file helpers (atomic writes; a pipeline cell's variant is fixed, `pipeline`), and
+# the docstring of the orchestration package (its plan.py and tune_stage.py are deps).
+NOT_DEPS = {"surf_bench/__init__.py", "surf_bench/errors.py", "surf_bench/files.py",
+            "surf_bench/orchestration/__init__.py"}
 CELL_STAGES = ("mixit", "scratch", "remix")
 
 
 def imported_engine_files() -> set[str]:
-    code = ("import sys, surf_bench.engine.runner, surf_bench.tune_stage\n"
+    code = ("import sys, surf_bench.engine.runner, surf_bench.orchestration.tune_stage\n"
             "from surf_bench import registry\n"
             "[registry.get_method(m) for m in registry.methods()]\n"
             "[registry.get_dataset(d) for d in registry.datasets()]\n"

@@ -113,7 +113,7 @@ def test_latex_escapes_and_compiles(root, tmp_path):
 def test_a_grid_selects_its_cells_one_variant_per_method(root):
     """--params: the table of exactly a grid's cells, each method at its own chosen variant."""
     from surf_bench.errors import UsageError
-    from surf_bench.plan import PlannedCell
+    from surf_bench.orchestration.plan import PlannedCell
 
     rng = np.random.default_rng(1)
     for seed in (0, 1):

@@ -23,9 +23,9 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from . import registry
-from .engine.cells import init_request
-from .errors import UsageError
+from .. import registry
+from ..engine.cells import init_request
+from ..errors import UsageError
 
 KEYS = ("preset", "datasets", "methods", "seeds", "set", "variants", "settings", "split", "out", "tables", "tune")
 
@@ -92,7 +92,7 @@ def flat_overrides(value, where: str) -> dict:
 
 def expand(params: dict) -> list[PlannedCell]:
     """The cells of a grid, each once, init cells before the cells that start from them."""
-    from .engine.runner import CellRequest, resolve_cell
+    from ..engine.runner import CellRequest, resolve_cell
 
     preset = str(params.get("preset", "quick"))
     datasets = [str(d) for d in _as_list(params.get("datasets", ["mnist2-mini"]), "datasets")]
@@ -155,7 +155,7 @@ def overrides_of(params: dict, method: str, where: str = "params") -> dict:
 
 def cell_request(cell: PlannedCell, params: dict, **options):
     """The runner's request for a planned cell (``options``: out, device, force, split, ...)."""
-    from .engine.cells import CellRequest
+    from ..engine.cells import CellRequest
 
     out = Path(options.pop("out", None) or params.get("out", "results"))
     return CellRequest(cell.method, cell.dataset, cell.preset, cell.seed, dict(cell.overrides), out,

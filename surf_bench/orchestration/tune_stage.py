@@ -16,8 +16,8 @@ import hashlib
 import json
 from pathlib import Path
 
-from . import registry
-from .errors import UsageError
+from .. import registry
+from ..errors import UsageError
 from .plan import flat_overrides, load_params, method_overrides, overrides_of
 
 INIT_METHODS = ("mixit",)  # the shared start of the remixers: not tuned by this stage
@@ -79,8 +79,8 @@ def run_stage(params_path: Path, dataset: str, out: Path, write: Path, log=print
     """Run this dataset's studies (if the stage is on) and write its tuned-settings file."""
     import yaml
 
+    from ..files import atomic_write_bytes
     from . import tune
-    from .files import atomic_write_bytes
 
     params = load_params(params_path)
     section = tune_section(params)

@@ -35,7 +35,7 @@ from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .errors import Interrupted, SurfBenchError, UsageError
+from ..errors import Interrupted, SurfBenchError, UsageError
 
 KINDS = ("log1m", "log", "float", "int", "cat")
 DEFAULT_SPACES = ("unsup.ema_decay=log1m:1e-4:3e-2",)
@@ -84,7 +84,7 @@ class Space:
 
 def parse_space(text: str) -> Space:
     """``key=kind:LO:HI`` or ``key=cat:A,B`` (see the module docstring)."""
-    from . import config as config_mod
+    from .. import config as config_mod
 
     example = "e.g. --param unsup.ema_decay=log1m:1e-4:3e-2 or --param unsup.teacher_nfe=int:1:5"
     key, sep, spec = text.partition("=")
@@ -138,7 +138,7 @@ class StudySpec:
     def identity(self) -> dict:
         """The settings that must match when a study is resumed by name (runtime settings such as
         threads may differ)."""
-        from .config import RUNTIME_KEYS
+        from ..config import RUNTIME_KEYS
 
         identity = {k: getattr(self, k) for k in ("method", "dataset", "preset", "seed", "spaces", "objective")}
         identity["overrides"] = {k: v for k, v in self.overrides.items() if k not in RUNTIME_KEYS}
@@ -160,7 +160,7 @@ class StudySpec:
 
 
 def check_spec(spec: StudySpec) -> StudySpec:
-    from . import registry
+    from .. import registry
 
     registry.get_method(spec.method)
     registry.get_dataset(spec.dataset)
@@ -196,8 +196,8 @@ def open_storage(spec: StudySpec):
 def _direction(spec: StudySpec) -> str:
     if spec.objective == "unsupervised":
         return "minimize"
-    from . import registry
-    from .metrics import catalog
+    from .. import registry
+    from ..metrics import catalog
 
     modality = registry.get_dataset(spec.dataset).modality
     return "maximize" if catalog.metric(catalog.headline(modality)).higher_is_better else "minimize"
@@ -213,7 +213,7 @@ def _pruner(spec: StudySpec, every: int, steps: int):
 
 
 def base_request(spec: StudySpec, overrides: dict | None = None, **options):
-    from .engine.cells import CellRequest
+    from ..engine.cells import CellRequest
 
     return CellRequest(spec.method, spec.dataset, spec.preset, spec.seed, {**spec.overrides, **(overrides or {})},
                        Path(spec.out), spec.device, split="valid", init_variant=spec.init_variant or None, **options)
@@ -222,7 +222,7 @@ def base_request(spec: StudySpec, overrides: dict | None = None, **options):
 def load_study(spec: StudySpec, worker: int = 0):
     """Create the study or load it by name; a loaded study must tune the same thing."""
     optuna = _optuna()
-    from .engine.runner import resolve_cell
+    from ..engine.runner import resolve_cell
 
     steps = resolve_cell(base_request(spec)).cfg.train.steps
     every = spec.prune_every or max(1, steps // 4)
@@ -246,12 +246,12 @@ class ValidationMonitor:
     """Trainer monitor: the objective on the first validation mixtures, reported to the trial."""
 
     def __init__(self, trial, spec: StudySpec, resolved, every: int):
-        from .data.splits import open_split
+        from ..data.splits import open_split
 
         self.trial, self.spec, self.every = trial, spec, every
         self.split = open_split(resolved.adapter, spec.dataset, "valid", resolved.root, spec.seed,
                                 seconds=resolved.cfg.data.seconds)
-        from . import config as config_mod
+        from .. import config as config_mod
 
         cfg = config_mod.from_dict(resolved.cfg.to_dict())
         cfg.eval.n_items, cfg.eval.bootstrap = spec.prune_items, 10
@@ -262,11 +262,11 @@ class ValidationMonitor:
 
     def value(self, method) -> float:
         if self.spec.objective == "unsupervised":
-            from .engine.criterion import remix_consistency
+            from ..engine.criterion import remix_consistency
 
             return float(remix_consistency(method, self.split, self.cfg, self.device)["remix_error_db"])
-        from .engine.evaluate import evaluate
-        from .metrics import catalog
+        from ..engine.evaluate import evaluate
+        from ..metrics import catalog
 
         result = evaluate(method, self.split, self.cfg, self.device)
         return float(result["metrics"][catalog.headline(self.split.spec.modality)])
@@ -282,7 +282,7 @@ class ValidationMonitor:
 
 def trial_values(record: dict) -> dict:
     """The oracle (headline metric) and unsupervised (remix error) values of a validation score."""
-    from .metrics import catalog
+    from ..metrics import catalog
 
     headline = catalog.headline(record["modality"])
     oracle = (record.get("metrics") or {}).get(headline)
@@ -297,8 +297,8 @@ def describe(settings: dict) -> str:
 
 def run_trial(trial, spec: StudySpec, spaces: list[Space], every: int, log=print) -> float:
     optuna = _optuna()
-    from .engine.runner import resolve_cell, run_cell
-    from .files import atomic_write_json
+    from ..engine.runner import resolve_cell, run_cell
+    from ..files import atomic_write_json
 
     overrides = {s.key: s.suggest(trial) for s in spaces}
     request = base_request(spec, overrides)
@@ -384,8 +384,8 @@ def reclaim_stale(study, log=print) -> int:
 
 def prepare_init_cell(spec: StudySpec, log=print) -> None:
     """Train the shared init (MixIT) cell once, before workers start."""
-    from .engine.cells import INIT_WAIT_SECONDS, init_request
-    from .engine.runner import resolve_cell, train_cell
+    from ..engine.cells import INIT_WAIT_SECONDS, init_request
+    from ..engine.runner import resolve_cell, train_cell
 
     resolved = resolve_cell(base_request(spec))
     init_method = resolved.method_cls.init_from
@@ -413,7 +413,7 @@ def launch(spec: StudySpec, workers: int = 1, join: bool = False, log=print) -> 
         work(spec, 0, log)
     else:
         spec.folder.mkdir(parents=True, exist_ok=True)
-        from .engine.threads import per_process
+        from ..engine.threads import per_process
 
         threads = spec.overrides.get("train.threads") or per_process(workers)
         job = asdict(spec)
@@ -423,8 +423,8 @@ def launch(spec: StudySpec, workers: int = 1, join: bool = False, log=print) -> 
         procs = []
         for index in range(workers):
             logfile = open(spec.folder / f"worker{index}.log", "a")  # noqa: SIM115 - closed below
-            procs.append((subprocess.Popen([sys.executable, "-m", "surf_bench.tune", str(path), str(index)],
-                                           stdout=logfile, stderr=subprocess.STDOUT), logfile))
+            command = [sys.executable, "-m", "surf_bench.orchestration.tune", str(path), str(index)]
+            procs.append((subprocess.Popen(command, stdout=logfile, stderr=subprocess.STDOUT), logfile))
         log(f"{workers} workers on study '{spec.study}' ({threads} thread(s) each); logs in {spec.folder}/")
         try:
             codes = [p.wait() for p, _ in procs]

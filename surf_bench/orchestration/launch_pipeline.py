@@ -32,7 +32,7 @@ from pathlib import Path
 
 import yaml
 
-from .errors import Interrupted, SurfBenchError, UsageError
+from ..errors import Interrupted, SurfBenchError, UsageError
 
 CELLS = Path("results/cells")  # dvc.yaml's `cells` var
 VARIANT = "pipeline"  # the variant every cell stage of dvc.yaml names
@@ -46,8 +46,8 @@ def run_stage_cell(root: str, dataset: str, method: str, seed: int) -> dict:
     [--init-variant pipeline]`)."""
     import os
 
-    from . import registry
-    from .engine.runner import CellRequest, run_cell
+    from .. import registry
+    from ..engine.runner import CellRequest, run_cell
     from .launch import utc_now
     from .plan import load_params
     from .tune_stage import stage_overrides
@@ -264,7 +264,7 @@ def launch_pipeline(params_path: Path = Path("params.yaml"), max_parallel: int =
                     poll_seconds: float = 2.0, log=print) -> dict:
     """Run dvc.yaml's pipeline in the current directory with its cells ``max_parallel`` at a time;
     returns each launched stage's record (also ``results/cells/launch/pipeline/launch.json``)."""
-    from .engine.threads import per_process
+    from ..engine.threads import per_process
     from .launch import make_executor
     from .plan import flat_overrides, load_params
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from surf_bench.errors import UsageError
-from surf_bench.plan import expand, load_params
+from surf_bench.orchestration.plan import expand, load_params
 from tests.engine.test_reliability import TINY, cli_main, make_mnist_root, set_options
 
 PARAMS = """

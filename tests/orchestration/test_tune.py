@@ -15,10 +15,10 @@ import yaml
 
 optuna = pytest.importorskip("optuna")
 
-from surf_bench import tune  # noqa: E402
 from surf_bench.engine.runner import CellRequest, resolve_cell, run_cell  # noqa: E402
 from surf_bench.errors import UsageError  # noqa: E402
 from surf_bench.files import load_torch  # noqa: E402
+from surf_bench.orchestration import tune  # noqa: E402
 
 TINY = {"train.steps": 12, "train.log_every": 4, "eval.n_items": 24, "train.threads": 1}
 

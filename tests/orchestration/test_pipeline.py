@@ -13,7 +13,7 @@ import yaml
 
 from surf_bench import registry
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 TINY = {"train.steps": 4, "net.channels": 4, "net.time_dim": 8, "train.batch_size": 4, "eval.n_items": 8,
         "eval.bootstrap": 20, "train.threads": 1}
 pytestmark = pytest.mark.skipif(shutil.which("dvc") is None, reason="dvc is not installed (the dev extra has it)")

@@ -8,7 +8,7 @@ import yaml
 
 from surf_bench import cli
 from surf_bench.errors import SurfBenchError
-from surf_bench.launch import launch
+from surf_bench.orchestration.launch import launch
 
 pytest.importorskip("submitit")
 TINY = {"train.steps": 4, "net.channels": 4, "net.time_dim": 8, "train.batch_size": 4, "eval.n_items": 8,

@@ -1,7 +1,7 @@
 """`surf-bench launch`: every cell of a plan as its own submitit job, in dependency order
 (docs/architecture.md, "Launch").
 
-The launcher expands the params file into cells (surf_bench.plan), submits a cell once the cell it
+The launcher expands the params file into cells (surf_bench.orchestration.plan), submits a cell once the cell it
 starts from (its MixIT cell) has finished, and keeps at most ``max_parallel`` jobs in flight. Each
 job runs exactly what ``surf-bench run --cell I --params FILE`` runs, into the same results layout,
 so the tables read the cells wherever they were trained, and a finished cell is reused (launching
@@ -20,7 +20,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .errors import Interrupted, SurfBenchError, UsageError
+from ..errors import Interrupted, SurfBenchError, UsageError
 
 EXECUTORS = ("local", "slurm")
 
@@ -32,7 +32,7 @@ def utc_now() -> str:
 def run_planned(params_path: str, index: int, out: str, overrides: dict) -> dict:
     """One job: cell ``index`` of the plan (what `surf-bench run --cell` runs), with ``overrides``
     (runtime settings such as threads) on top."""
-    from .engine.runner import run_cell
+    from ..engine.runner import run_cell
     from .plan import cell_request, expand, load_params
 
     started = utc_now()
@@ -89,7 +89,7 @@ def launch(params_path: Path, executor: str = "local", out: Path | None = None, 
            gpus_per_cell: int = 0, partition: str = "", timeout_min: int = 24 * 60, poll_seconds: float = 2.0,
            log=print) -> dict:
     """Run every cell of the plan through submitit; returns the launch record (also launch.json)."""
-    from .engine.threads import per_process
+    from ..engine.threads import per_process
     from .plan import expand, flat_overrides, load_params
 
     if executor not in EXECUTORS:

@@ -3,7 +3,7 @@ import yaml
 
 from surf_bench import registry
 from surf_bench.errors import UsageError
-from surf_bench.tune_stage import run_stage, study_spec, tune_section, tuned_overrides
+from surf_bench.orchestration.tune_stage import run_stage, study_spec, tune_section, tuned_overrides
 
 GRID = {"preset": "smoke", "datasets": ["mnist2-mini", "speech2-mini"], "seeds": [0, 1],
         "set": {"train.threads": 1}, "settings": {"surf_rm": {"train": {"lr": 0.001}}}}
