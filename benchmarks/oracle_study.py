@@ -89,32 +89,40 @@ def figure(root: Path, dataset: str, split: str, presets: list[str], path: Path)
 
     frame = collect(root)
     curves = collect_curves(root)
-    fig, axes = plt.subplots(2, len(presets), figsize=(4.5 * len(presets), 6), squeeze=False)
+    frame = frame[(frame["dataset"] == dataset) & (frame["split"] == split) & (frame["variant"] == "default")]
+    curves = curves[(curves["dataset"] == dataset) & (curves["split"] == split) & (curves["variant"] == "default")]
+    # One colour per method in every panel (flows as curves, regression methods as dash-dot lines).
+    methods = sorted(set(frame["method"]), key=lambda m: METHOD_ORDER.index(m) if m in METHOD_ORDER else 99)
+    colour = {m: f"C{i}" for i, m in enumerate(methods)}
+    references = (("baseline", "mixture", "grey", ":"), ("bayes_mean", "Bayes mean", "black", "--"),
+                  ("posterior_sample", "exact sample", "black", ":"))
+    fig, axes = plt.subplots(2, len(presets), figsize=(4.5 * len(presets), 6.5), squeeze=False)
     for col, preset in enumerate(presets):
-        sub = frame[(frame["dataset"] == dataset) & (frame["split"] == split) & (frame["preset"] == preset)
-                    & (frame["variant"] == "default")]
-        flows = curves[(curves["dataset"] == dataset) & (curves["split"] == split) & (curves["preset"] == preset)
-                       & (curves["variant"] == "default")]
+        sub = frame[frame["preset"] == preset]
+        flows = curves[curves["preset"] == preset]
         for row, metric in enumerate(("mmse_gap_db", "spread_ratio")):
             ax = axes[row, col]
             for method, points in flows[flows["metric"] == metric].groupby("method"):
                 mean = points.groupby("nfe")["value"].mean()
-                ax.plot(mean.index, mean.to_numpy(), marker="o", label=method)
+                ax.plot(mean.index, mean.to_numpy(), marker="o", color=colour[method])
             rows = sub[sub["metric"] == metric]
             for method, cells in rows[rows["kind"] != "flow"].groupby("method"):
-                ax.axhline(cells["mean"].mean(), lw=1, ls="-.", label=method, color=f"C{3 + METHOD_ORDER.index(method)}"
-                           if method in METHOD_ORDER else None)
-            for column, label, color in (("baseline", "mixture", "grey"), ("bayes_mean", "Bayes mean", "green"),
-                                         ("posterior_sample", "exact sample", "orange")):
+                ax.axhline(cells["mean"].mean(), lw=1, ls="-.", color=colour[method])
+            for column, _, color, style in references:
                 if len(rows) and rows[column].notna().any():
-                    ax.axhline(rows[column].mean(), color=color, ls=":", lw=1.5, label=label)
+                    ax.axhline(rows[column].mean(), color=color, ls=style, lw=1.5)
             ax.set_xscale("log")
             ax.set_xlabel("NFE (flows; regression methods as lines)")
             ax.set_ylabel("MMSE gap (dB)" if metric == "mmse_gap_db" else "spread ratio")
             ax.set_title(f"{dataset} {preset} ({split})", fontsize=9)
-            if row == 0 and col == len(presets) - 1:
-                ax.legend(fontsize=6, ncol=2)
-    fig.tight_layout()
+    from matplotlib.lines import Line2D
+
+    handles = [Line2D([], [], color=colour[m], marker="o" if m in set(curves["method"]) else None,
+                      ls="-" if m in set(curves["method"]) else "-.", label=m) for m in methods]
+    handles += [Line2D([], [], color=color, ls=style, label=label)
+                for _, label, color, style in references]
+    fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 6), fontsize=7)
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
     fig.savefig(path, dpi=100)
     plt.close(fig)
 
