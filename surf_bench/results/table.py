@@ -232,8 +232,8 @@ def caption(rows: pd.DataFrame, table: str, split: str) -> str:
                      f"{int(sub['seeds'].max())} seed(s)")
     codes = sorted({c for value in rows.get("train_code", pd.Series(dtype=str)).dropna() for c in str(value).split(",")
                     if c})
-    mixed = (f" Its cells were trained by {len(codes)} code versions ({', '.join(codes)}): see each cell's "
-             "provenance." if len(codes) > 1 else "")
+    mixed = (f". Its cells were trained by {len(codes)} code versions ({', '.join(codes)}): see each cell's "
+             "provenance" if len(codes) > 1 else "")
     return (f"{table} table, preset {presets}, {split} split; " + "; ".join(parts) + mixed +
             ". Mean over seeds with a 95% interval (item bootstrap for one seed, t over seed means for more); "
             "flows at their headline NFE; bold: best unsupervised; 'paper': the SURF paper's value (beside the sets "

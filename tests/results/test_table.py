@@ -170,6 +170,7 @@ def test_a_table_says_when_its_cells_were_trained_by_different_code(root):
         path.write_text(json.dumps(record))
     text = table.to_markdown(table.leaderboard(collect(root), "main"), "main", "test")
     assert "trained by 2 code versions (aaaaaaaaaa, bbbbbbbbbb+dirty)" in text
+    assert "seed(s). Its cells were trained" in text and "provenance. Mean over seeds" in text  # one sentence each
 
 
 def test_the_paper_column_stands_only_beside_sets_that_stand_for_a_papers_set(tmp_path):
