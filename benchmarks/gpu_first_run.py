@@ -7,12 +7,14 @@
 2. throughput of the paper preset on mnist2-mini (28 x 28 digits, as the paper's MNIST; offline):
    steps/s, GFLOP/s and the hours a 200k-step cell would take, for pit, floss and surf_sr
    (throughput.csv);
-3. the most informative cells that fit the rest of the budget, in this order: the oracle set gmm2 at
-   `long` (mixit, pit, floss, self_remixing, surf_sr, remixit, surf_rm; seed 0; validation split:
-   the share of the gap to the Bayes optimum and the spread ratio of each method), then mnist2-mini
-   at `long`; a cell starts only while the budget left exceeds its estimated time (cells/, its
-   scores also archived without weights in archive/);
-4. summary.md: the throughput and the oracle table.
+3. the most informative cells, ``--parallel`` at a time through the job pool (these cells are small:
+   a GPU trains several at once about as fast as one), until the budget is spent: the oracle set
+   gmm2 at `long` (mixit, pit, floss, self_remixing, surf_sr, remixit, surf_rm; seed 0; validation
+   split: the share of the gap to the Bayes optimum and the spread ratio of each method), then
+   mnist2-mini at `long`; a remixer starts once its MixIT cell is done; at the deadline the running
+   cells stop at a checkpoint (cells/; cells.tar.gz with their checkpoints, to resume them elsewhere
+   with the same command's cells; the scores alone in archive/);
+4. summary.md: the throughput and the cells' scores.
 Nothing needs the internet: both datasets are offline. --tiny swaps in the smoke preset and a few
 steps so that the whole script runs on a CPU in about a minute.
 """
@@ -22,17 +24,23 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import shutil
 import time
 from pathlib import Path
 
 import pandas as pd
 import torch
 
-from surf_bench.engine.runner import CellRequest, pick_device, run_cell
+from surf_bench import registry
+from surf_bench.engine.runner import CellRequest, pick_device
+from surf_bench.engine.threads import per_process
+from surf_bench.orchestration.launch import run_request
+from surf_bench.orchestration.pool import INHERIT, Job, JobPool, make_executor
 from surf_bench.results.archive import archive_scores
 
 ORDER = ["mixit", "pit", "floss", "self_remixing", "surf_sr", "remixit", "surf_rm"]
 THROUGHPUT_METHODS = ("pit", "floss", "surf_sr")
+DATASETS = ("gmm2", "mnist2-mini")
 
 
 def bench_train():
@@ -54,6 +62,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--minutes", type=float, default=7.0, help="the whole script's budget")
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--parallel", type=int, default=8, help="cells in flight at once")
     parser.add_argument("--tiny", action="store_true", help="smoke preset, few steps: a dry run on CPU")
     args = parser.parse_args()
     started = time.monotonic()
@@ -75,25 +84,28 @@ def main() -> None:
     throughput = pd.DataFrame(rows)
     throughput.to_csv(out / "throughput.csv", index=False)
 
-    cells, done = out / "cells", []
-    overrides = {"train.steps": 20, "train.threads": 0} if args.tiny else {"train.threads": 0}
-    plan = [(dataset, method) for dataset in ("gmm2", "mnist2-mini") for method in ORDER]
-    seconds_per_cell = None
-    for dataset, method in plan:
-        left = deadline - time.monotonic()
-        if seconds_per_cell is not None and left < 1.2 * seconds_per_cell:
-            print(f"stop: {left:.0f} s left, a cell takes about {seconds_per_cell:.0f} s", flush=True)
-            break
-        begun = time.monotonic()
-        request = CellRequest(method, dataset, cell_preset, 0, dict(overrides), cells, device, split="valid")
-        record = run_cell(request, log=lambda *_: None)
-        took = time.monotonic() - begun
-        seconds_per_cell = max(seconds_per_cell or 0.0, took)
-        metrics = record["metrics"]
-        done.append({"dataset": dataset, "method": method, "seconds": round(took, 1),
+    cells = out / "cells"
+    overrides = {"train.steps": 20} if args.tiny else {}
+    jobs = out / "jobs"
+    pool = JobPool(make_executor("local", jobs, threads=per_process(args.parallel), gpus=INHERIT,
+                                 timeout_min=max(1, int(args.minutes) + 5)), args.parallel, jobs, log=print)
+    for dataset in DATASETS[:1] if args.tiny else DATASETS:
+        for method in ORDER:
+            init = registry.get_method(method).init_from
+            request = CellRequest(method, dataset, cell_preset, 0, {**overrides,
+                                  "train.threads": per_process(args.parallel)}, cells, device, split="valid")
+            pool.add(Job(f"{dataset}/{method}", run_request, (request,),
+                         after=f"{dataset}/{init}" if init else None, label=f"{dataset} {method}"))
+    pool.run(poll_seconds=1.0, until=deadline - 30)  # 30 s to stop at a checkpoint and pack up
+    done = []
+    for key, state in pool.state.items():
+        dataset, method = key.split("/")
+        metrics = state.get("metrics") or {}
+        done.append({"dataset": dataset, "method": method, "state": state["state"],
                      **{k: metrics.get(k) for k in ("psnr", "mmse_gap_db", "spread_ratio", "posterior_sw")}})
-        print(f"{dataset} {method}: {took:.0f} s, psnr {metrics.get('psnr'):.2f}", flush=True)
-    archive_scores(cells, out / "archive")
+    if cells.is_dir():
+        shutil.make_archive(str(out / "cells"), "gztar", root_dir=out, base_dir="cells")
+        archive_scores(cells, out / "archive")
     summary = ["# First GPU run", "", "## Throughput", "", throughput.to_markdown(index=False) if hasattr(
         throughput, "to_markdown") and _has_tabulate() else throughput.to_string(index=False), "", "## Cells", "",
         pd.DataFrame(done).to_string(index=False), "", f"total {time.monotonic() - started:.0f} s"]

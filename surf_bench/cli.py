@@ -318,7 +318,8 @@ def launch(
     executor: str = typer.Option("local", "--executor", help="local (subprocesses here) | slurm (sbatch jobs)"),
     max_parallel: int = typer.Option(2, "--max-parallel", help="Jobs in flight at once (local: each gets "
                                      "cores / N threads)."),
-    gpus_per_cell: int = typer.Option(0, "--gpus-per-cell", help="GPUs per job."),
+    gpus_per_cell: int | None = typer.Option(None, "--gpus-per-cell", help="GPUs per job (default: a local job "
+                                                "sees this machine's GPUs, a SLURM job none)."),
     slurm_partition: str = typer.Option("", "--slurm-partition", help="SLURM partition."),
     timeout_min: int = typer.Option(24 * 60, "--timeout-min", help="Wall-time limit of one job, minutes."),
     out: Path | None = typer.Option(None, "--out", help="Results root (default: the grid's `out`, or results)."),

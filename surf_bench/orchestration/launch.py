@@ -14,79 +14,37 @@ state, start and end times, the folder and the headline figure).
 
 from __future__ import annotations
 
-import json
-import signal
-import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 from ..errors import Interrupted, SurfBenchError, UsageError
+from .pool import EXECUTORS, INHERIT, Job, JobPool, make_executor, utc_now
 
-EXECUTORS = ("local", "slurm")
+__all__ = ["EXECUTORS", "launch", "run_planned", "run_request"]
 
 
-def utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+def run_request(request) -> dict:
+    """One job: a cell request (surf_bench.engine.cells.CellRequest) trained and scored, as `surf-bench run`."""
+    from ..engine.runner import run_cell
+
+    started = utc_now()
+    record = run_cell(request, log=lambda message: print(message, flush=True))
+    return {"started": started, "finished": utc_now(), "metrics": record.get("metrics"), "split": request.split}
 
 
 def run_planned(params_path: str, index: int, out: str, overrides: dict) -> dict:
     """One job: cell ``index`` of the plan (what `surf-bench run --cell` runs), with ``overrides``
     (runtime settings such as threads) on top."""
-    from ..engine.runner import run_cell
     from .plan import cell_request, expand, load_params
 
-    started = utc_now()
     grid = load_params(Path(params_path))
     cell = expand(grid)[index]
     request = cell_request(cell, grid, out=Path(out), split=str(grid.get("split", "test")))
     request.overrides.update(overrides)
-    record = run_cell(request, log=lambda message: print(message, flush=True))
-    return {"index": index, "started": started, "finished": utc_now(), "metrics": record.get("metrics"),
-            "split": request.split}
-
-
-def stop_jobs(jobs, wait_seconds: float = 300.0) -> None:
-    """Stop running jobs so that their cells checkpoint: a local job's submitit controller gets
-    SIGTERM, which it forwards once to the cell (its ``cancel`` sends SIGINT and then SIGKILL after
-    a second, which can cut a checkpoint short); a SLURM job is cancelled (scancel sends SIGTERM).
-    Waits until the local jobs have exited."""
-    local = []
-    for job in jobs:
-        process = getattr(job, "_process", None)  # submitit's LocalJob: the controller's Popen
-        if process is None:
-            job.cancel(check=False)
-            continue
-        process.send_signal(signal.SIGTERM)
-        local.append(process)
-    deadline = time.time() + wait_seconds
-    while any(p.poll() is None for p in local) and time.time() < deadline:
-        time.sleep(0.2)
-
-
-def job_error(text: str) -> str:
-    """The job's own error line out of submitit's failure report (its traceback's last exception)."""
-    lines = [line.strip() for line in text.splitlines() if "Error: " in line and "FailedJobError" not in line]
-    return (lines[-1] if lines else " ".join(text.split()))[:300]
-
-
-def make_executor(kind: str, folder: Path, *, threads: int, gpus: int, partition: str, timeout_min: int):
-    try:
-        import submitit
-    except ImportError:
-        raise UsageError("surf-bench launch needs submitit: pip install -e '.[cluster]' (with -c "
-                         "constraints-cpu.txt on a CPU machine)") from None
-    executor = submitit.AutoExecutor(folder=str(folder), cluster=kind)
-    parameters = {"timeout_min": timeout_min, "gpus_per_node": gpus, "name": "surf-bench"}
-    if kind == "slurm":
-        parameters.update(cpus_per_task=threads, tasks_per_node=1, nodes=1)
-        if partition:
-            parameters["slurm_partition"] = partition
-    executor.update_parameters(**parameters)
-    return executor
+    return {"index": index, **run_request(request)}
 
 
 def launch(params_path: Path, executor: str = "local", out: Path | None = None, max_parallel: int = 2,
-           gpus_per_cell: int = 0, partition: str = "", timeout_min: int = 24 * 60, poll_seconds: float = 2.0,
+           gpus_per_cell: int | None = None, partition: str = "", timeout_min: int = 24 * 60, poll_seconds: float = 2.0,
            log=print) -> dict:
     """Run every cell of the plan through submitit; returns the launch record (also launch.json)."""
     from ..engine.threads import per_process
@@ -100,32 +58,25 @@ def launch(params_path: Path, executor: str = "local", out: Path | None = None, 
     cells = expand(grid)
     out = Path(out or grid.get("out") or "results")
     logs = out / "launch" / Path(params_path).stem
-    logs.mkdir(parents=True, exist_ok=True)
     threads = per_process(max_parallel) if executor == "local" else 4
     overrides = {} if "train.threads" in flat_overrides(grid.get("set"), "set") else {"train.threads": threads}
-    submitter = make_executor(executor, logs, threads=threads, gpus=gpus_per_cell, partition=partition,
+    gpus = (INHERIT if executor == "local" else 0) if gpus_per_cell is None else gpus_per_cell
+    submitter = make_executor(executor, logs, threads=threads, gpus=gpus, partition=partition,
                               timeout_min=timeout_min)
-    state = {c.index: {"cell": f"{c.method}@{c.dataset} {c.variant} seed{c.seed}", "state": "waiting"} for c in cells}
-    waiting = list(cells)
-    running: dict[int, object] = {}
-
-    def save() -> None:
-        (logs / "launch.json").write_text(json.dumps({"params": str(params_path), "executor": executor,
-                                                      "max_parallel": max_parallel, "cells": state}, indent=1,
-                                                     default=str))
-
-    def submit(cell):
-        return submitter.submit(run_planned, str(params_path), cell.index, str(out), overrides)
-
+    pool = JobPool(submitter, max_parallel, logs, {"params": str(params_path), "executor": executor}, log=log)
+    for c in cells:
+        pool.add(Job(str(c.index), run_planned, (str(params_path), c.index, str(out), overrides),
+                     after=None if c.depends_on is None else str(c.depends_on),
+                     label=f"{c.method}@{c.dataset} {c.variant} seed{c.seed}"))
     log(f"{len(cells)} cells from {params_path}, {executor} executor, {max_parallel} at a time "
         f"({overrides.get('train.threads', 'params')} thread(s) each); logs in {logs}/")
     try:
-        _schedule(cells, state, waiting, running, submit, max_parallel, poll_seconds, save, log)
+        pool.run(poll_seconds)
     except KeyboardInterrupt:
-        stop_jobs(list(running.values()))  # the cells checkpoint and resume next time
-        save()
+        pool.stop()  # the cells checkpoint and resume next time
         raise Interrupted("launch interrupted; the running cells were stopped at a checkpoint: launch again to "
                           "resume them") from None
+    state = pool.state
     failed = [s["cell"] for s in state.values() if s["state"] != "done"]
     if failed:
         raise SurfBenchError(f"{len(failed)} of {len(cells)} cells did not finish ({', '.join(failed[:4])}"
@@ -133,35 +84,3 @@ def launch(params_path: Path, executor: str = "local", out: Path | None = None, 
                              "finish them (finished cells are reused)")
     log(f"all {len(cells)} cells finished; {logs / 'launch.json'}")
     return state
-
-
-def _schedule(cells, state, waiting, running, submit, max_parallel, poll_seconds, save, log) -> None:
-    """Poll the jobs; ``submit(cell)`` each cell once its init cell is done, at most max_parallel at a time."""
-    while waiting or running:
-        for index, job in list(running.items()):
-            if not job.done():
-                continue
-            del running[index]
-            try:
-                result = job.result()
-                state[index].update(state="done", **result)
-                log(f"done    {state[index]['cell']}")
-            except Exception as exc:  # the job's own error, with its log file
-                reason = job_error(str(exc))
-                state[index].update(state="failed", error=reason, log=str(job.paths.stderr))
-                log(f"failed  {state[index]['cell']}: see {job.paths.stderr}")
-        for cell in list(waiting):
-            parent = cell.depends_on
-            if parent is not None and state[parent]["state"] in ("failed", "skipped"):
-                waiting.remove(cell)
-                state[cell.index].update(state="skipped", error=f"its init cell {state[parent]['cell']} failed")
-                log(f"skipped {state[cell.index]['cell']} (its init cell failed)")
-            elif (parent is None or state[parent]["state"] == "done") and len(running) < max_parallel:
-                waiting.remove(cell)
-                job = submit(cell)
-                running[cell.index] = job
-                state[cell.index].update(state="running", job_id=str(job.job_id))
-                log(f"started {state[cell.index]['cell']} (job {job.job_id})")
-        save()
-        if waiting or running:
-            time.sleep(poll_seconds)

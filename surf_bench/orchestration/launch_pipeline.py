@@ -27,35 +27,35 @@ import json
 import shutil
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import yaml
 
 from ..errors import Interrupted, SurfBenchError, UsageError
+from .pool import INHERIT, Job, JobPool, make_executor, stop_jobs, utc_now
 
 CELLS = Path("results/cells")  # dvc.yaml's `cells` var
+INIT_GROUP = "mixit"  # dvc.yaml's stage group of the init cells, which the remix group's cells start from
 VARIANT = "pipeline"  # the variant every cell stage of dvc.yaml names
 OUTPUTS = ("model.pt", "items.csv", "metrics.json", "train_log.csv")  # a cell stage's outs in dvc.yaml
 WATCHED = ("params.yaml", "dvc.yaml", "surf_bench", "methods", "datasets")  # what a cell is trained with
 
 
-def run_stage_cell(root: str, dataset: str, method: str, seed: int) -> dict:
-    """One job: what the cell's stage command runs in the repository ``root`` (`surf-bench run ...
-    --params params.yaml [--tuned results/tuned/<dataset>.yaml] --variant pipeline
+def run_stage_cell(root: str, group: str, dataset: str, method: str, seed: int) -> dict:
+    """One job: what the cell's stage command (stage ``group``) runs in the repository ``root``
+    (`surf-bench run ... --params params.yaml [--tuned results/tuned/<dataset>.yaml] --variant pipeline
     [--init-variant pipeline]`)."""
     import os
 
     from .. import registry
     from ..engine.runner import CellRequest, run_cell
-    from .launch import utc_now
     from .plan import load_params
     from .tune_stage import stage_overrides
 
     os.chdir(root)  # the stage's paths are relative to the repository, as in dvc.yaml
     started = utc_now()
     params_path = Path("params.yaml")
-    tuned = None if method == "mixit" else Path("results/tuned") / f"{dataset}.yaml"  # the mixit stage has none
+    tuned = None if group == INIT_GROUP else Path("results/tuned") / f"{dataset}.yaml"  # init stages run before tune
     overrides = stage_overrides(params_path, dataset, method, tuned)
     starts_from = registry.get_method(method).init_from
     request = CellRequest(method, dataset, str(load_params(params_path).get("preset", "quick")), seed, overrides,
@@ -66,7 +66,7 @@ def run_stage_cell(root: str, dataset: str, method: str, seed: int) -> dict:
 
 def stage_name(group: str, dataset: str, method: str, seed: int) -> str:
     """DVC's name of a matrix stage: ``group@<values in matrix order>``."""
-    return f"{group}@{dataset}-{seed}" if group == "mixit" else f"{group}@{dataset}-{method}-{seed}"
+    return f"{group}@{dataset}-{seed}" if group == INIT_GROUP else f"{group}@{dataset}-{method}-{seed}"
 
 
 def _fingerprint() -> dict[str, tuple[int, int]]:
@@ -92,20 +92,20 @@ def set_aside(folder: Path) -> bool:
 
 
 class _Pipeline:
-    """The pool: cells waiting for their MixIT cell and their dataset's tune stage, running, finished."""
+    """The pipeline's gating on top of the job pool: a dataset's scratch and remix stages join the
+    pool once its tune-seed init cell and its tune stage are done, a seed's remixers once that seed's
+    init cell is; every finished cell is committed to dvc.lock."""
 
     def __init__(self, grid: dict, matrix: dict, max_parallel: int, submitter, logs: Path, log):
         self.datasets = [str(d) for d in grid.get("datasets", [])]
         self.seeds = [int(s) for s in grid.get("seeds", [0])]
         self.tune_seed = int((grid.get("tune") or {}).get("seed", self.seeds[0]))
         self.preset = str(grid.get("preset", "quick"))
-        self.matrix, self.max_parallel, self.submitter, self.logs, self.log = matrix, max_parallel, submitter, logs, log
-        self.ready: list[tuple[str, str, str, int]] = []  # (stage, dataset, method, seed)
-        self.cells: dict[str, tuple[str, str, int]] = {}  # stage -> (dataset, method, seed)
-        self.running: dict[str, object] = {}
-        self.state: dict[str, dict] = {}
-        self.mixit_waiting: set[tuple[str, int]] = set()  # (dataset, seed) whose MixIT cell is not done
-        self.mixit_failed: set[tuple[str, int]] = set()
+        self.matrix, self.log = matrix, log
+        self.pool = JobPool(submitter, max_parallel, logs, log=log, on_submit=self.set_aside, on_done=self.finish,
+                            on_failed=self.failed)
+        self.init_waiting: set[tuple[str, int]] = set()  # (dataset, seed) whose init cell is not done
+        self.init_failed: set[tuple[str, int]] = set()
         self.tuned: set[str] = set()
         self.asked: set[tuple[str, int]] = set()  # (dataset, seed) whose remixer stages were asked about
         self.fingerprint = _fingerprint()
@@ -139,33 +139,33 @@ class _Pipeline:
         return result.stdout
 
     def changed(self, groups: tuple[str, ...], datasets: list[str], seeds: list[int]) -> list[tuple]:
-        """The cell stages of ``groups`` on ``datasets`` x ``seeds`` that ``dvc status`` lists as changed."""
+        """(stage, group, dataset, method, seed) of the cell stages of ``groups`` on ``datasets`` x ``seeds``
+        that ``dvc status`` lists as changed."""
         status = json.loads(self.dvc("status", "--json", *groups) or "{}")
-        return [(stage_name(g, d, m, s), d, m, s) for d in datasets for g in groups
-                for m in self.matrix[g].get("method", ["mixit"]) for s in seeds
+        return [(stage_name(g, d, m, s), g, d, m, s) for d in datasets for g in groups
+                for m in self.matrix[g].get("method", [INIT_GROUP]) for s in seeds
                 if stage_name(g, d, m, s) in status]
 
-    # --- the pool ---------------------------------------------------------------------------------
+    # --- what joins the pool, and when ------------------------------------------------------------
     def add(self, cells) -> None:
-        for stage, dataset, method, seed in cells:
-            self.state[stage] = {"state": "waiting"}
-            self.cells[stage] = (dataset, method, seed)
-        self.ready.extend(cells)
+        for stage, group, dataset, method, seed in cells:
+            self.pool.add(Job(stage, run_stage_cell, (str(Path.cwd()), group, dataset, method, seed), label=stage))
 
     def block(self, groups: tuple[str, ...], dataset: str, seeds: list[int], reason: str) -> None:
         for group in groups:
             for method in self.matrix[group].get("method", []):
                 for seed in seeds:
-                    self.state[stage_name(group, dataset, method, seed)] = {"state": "blocked", "reason": reason}
+                    self.pool.mark(stage_name(group, dataset, method, seed), "blocked", reason=reason)
         self.log(f"blocked {dataset} {'/'.join(groups)} seeds {seeds}: {reason}")
 
     def open(self, dataset: str) -> None:
-        """Once the dataset's tune-seed MixIT cell is done: its tune stage, then the scratch cells and
-        the remixers of every seed whose MixIT cell is done."""
-        if dataset in self.tuned or (dataset, self.tune_seed) in self.mixit_waiting:
+        """Once the dataset's tune-seed init cell is done: its tune stage, then the scratch cells and
+        the remixers of every seed whose init cell is done."""
+        if dataset in self.tuned or (dataset, self.tune_seed) in self.init_waiting:
             return
-        if (dataset, self.tune_seed) in self.mixit_failed:
-            self.block(("scratch", "remix"), dataset, self.seeds, f"mixit@{dataset}-{self.tune_seed} failed")
+        if (dataset, self.tune_seed) in self.init_failed:
+            self.block(("scratch", "remix"), dataset, self.seeds,
+                       f"{stage_name(INIT_GROUP, dataset, '', self.tune_seed)} failed")
             return
         try:
             self.dvc("repro", f"tune@{dataset}")
@@ -178,86 +178,47 @@ class _Pipeline:
             self.remixers(dataset, seed)
 
     def remixers(self, dataset: str, seed: int) -> None:
-        if dataset not in self.tuned or (dataset, seed) in self.mixit_waiting or (dataset, seed) in self.asked:
+        if dataset not in self.tuned or (dataset, seed) in self.init_waiting or (dataset, seed) in self.asked:
             return
         self.asked.add((dataset, seed))
-        if (dataset, seed) in self.mixit_failed:
-            self.block(("remix",), dataset, [seed], f"mixit@{dataset}-{seed} failed")
+        if (dataset, seed) in self.init_failed:
+            self.block(("remix",), dataset, [seed], f"{stage_name(INIT_GROUP, dataset, '', seed)} failed")
         else:
             self.add(self.changed(("remix",), [dataset], [seed]))
 
-    def submit(self, stage: str, dataset: str, method: str, seed: int) -> None:
-        replaced = set_aside(CELLS / dataset / method / self.preset / VARIANT / f"seed{seed}")
-        job = self.submitter.submit(run_stage_cell, str(Path.cwd()), dataset, method, seed)
-        self.running[stage] = job
-        self.state[stage].update(state="running", job_id=str(job.job_id), replaced=replaced)
-        self.log(f"started {stage} (job {job.job_id}){' (its outputs set aside: *.replaced)' if replaced else ''}")
+    # --- the pool's hooks -------------------------------------------------------------------------
+    def set_aside(self, job: Job) -> dict:
+        _, group, dataset, method, seed = job.args
+        return {"replaced": set_aside(CELLS / dataset / method / self.preset / VARIANT / f"seed{seed}")}
 
-    def commit(self, stage: str, result: dict) -> None:
+    def commit(self, job: Job, result: dict) -> None:
         if _fingerprint() != self.fingerprint:
-            raise SurfBenchError(f"params.yaml, dvc.yaml or the code changed during the launch, so {stage} and the "
+            raise SurfBenchError(f"params.yaml, dvc.yaml or the code changed during the launch, so {job.key} and the "
                                  "cells still running may have trained with other files: they are not committed; "
                                  "launch again")
-        self.dvc("commit", "--force", stage)
-        self.state[stage].update(state="done", **result)
-        self.log(f"done    {stage}")
+        self.dvc("commit", "--force", job.key)
 
-    def finish(self, stage: str, job) -> None:
-        from .launch import job_error
+    def finish(self, job: Job, result: dict) -> None:
+        self.commit(job, result)
+        self.init_done(job, failed=False)
 
-        del self.running[stage]
-        dataset, method, seed = self.cells[stage]
-        try:
-            result = job.result()
-        except Exception as exc:  # the job's own error, with its log file
-            self.state[stage].update(state="failed", error=job_error(str(exc)), log=str(job.paths.stderr))
-            self.log(f"failed  {stage}: see {job.paths.stderr}")
-            if method == "mixit":
-                self.mixit_waiting.discard((dataset, seed))
-                self.mixit_failed.add((dataset, seed))
-                self.open(dataset)
-                self.remixers(dataset, seed)
+    def failed(self, job: Job, error: str) -> None:
+        self.init_done(job, failed=True)
+
+    def init_done(self, job: Job, failed: bool) -> None:
+        _, group, dataset, _, seed = job.args
+        if group != INIT_GROUP:
             return
-        self.commit(stage, result)
-        if method == "mixit":
-            self.mixit_waiting.discard((dataset, seed))
-            self.open(dataset)
-            self.remixers(dataset, seed)
-
-    def run(self, poll_seconds: float) -> None:
-        while self.ready or self.running:
-            for stage, job in list(self.running.items()):
-                if job.done():
-                    self.finish(stage, job)
-            while self.ready and len(self.running) < self.max_parallel:
-                self.submit(*self.ready.pop(0))
-            self.save()
-            if self.ready or self.running:
-                time.sleep(poll_seconds)
+        self.init_waiting.discard((dataset, seed))
+        if failed:
+            self.init_failed.add((dataset, seed))
+        self.open(dataset)
+        self.remixers(dataset, seed)
 
     def stop(self) -> None:
         """Interrupted: commit the cells that have just finished, stop the running ones at a checkpoint."""
-        from .launch import stop_jobs
-
         self.stopping = True
-        for stage, job in list(self.running.items()):
-            if job.done():
-                try:
-                    result = job.result()
-                except Exception:  # a failed cell is left for the next launch
-                    continue
-                del self.running[stage]
-                try:
-                    self.commit(stage, result)
-                except SurfBenchError as exc:  # e.g. files edited meanwhile: left for the next launch
-                    self.state[stage].update(state="finished, not committed", error=str(exc))
-        stop_jobs(list(self.running.values()))
-        for stage in self.running:
-            self.state[stage]["state"] = "stopped"
-
-    def save(self) -> None:
-        (self.logs / "launch.json").write_text(json.dumps({"max_parallel": self.max_parallel, "cells": self.state},
-                                                          indent=1, default=str))
+        self.pool.stop(settle=self.commit)
 
 
 def launch_pipeline(params_path: Path = Path("params.yaml"), max_parallel: int = 2, timeout_min: int = 24 * 60,
@@ -265,7 +226,6 @@ def launch_pipeline(params_path: Path = Path("params.yaml"), max_parallel: int =
     """Run dvc.yaml's pipeline in the current directory with its cells ``max_parallel`` at a time;
     returns each launched stage's record (also ``results/cells/launch/pipeline/launch.json``)."""
     from ..engine.threads import per_process
-    from .launch import make_executor
     from .plan import flat_overrides, load_params
 
     if not Path("dvc.yaml").is_file() or Path(params_path).resolve() != Path("params.yaml").resolve():
@@ -278,42 +238,38 @@ def launch_pipeline(params_path: Path = Path("params.yaml"), max_parallel: int =
         log("note: params.yaml's `set` has no train.threads, so each cell takes the default, as under dvc repro "
             f"(with {max_parallel} cells at a time the cores are shared)")
     stages = yaml.safe_load(Path("dvc.yaml").read_text())["stages"]
-    matrix = {group: stages[group].get("matrix") or {} for group in ("mixit", "scratch", "remix")}
+    matrix = {group: stages[group].get("matrix") or {} for group in (INIT_GROUP, "scratch", "remix")}
     logs = CELLS / "launch" / "pipeline"
-    logs.mkdir(parents=True, exist_ok=True)
-    submitter = make_executor("local", logs, threads=per_process(max_parallel), gpus=0, partition="",
+    submitter = make_executor("local", logs, threads=per_process(max_parallel), gpus=INHERIT,
                               timeout_min=timeout_min)
-    pool = _Pipeline(grid, matrix, max_parallel, submitter, logs, log)
-    handlers = {sig: signal.signal(sig, pool.on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    pipeline = _Pipeline(grid, matrix, max_parallel, submitter, logs, log)
+    handlers = {sig: signal.signal(sig, pipeline.on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        pool.dvc("repro", "prepare")
-        cells = pool.changed(("mixit",), pool.datasets, pool.seeds)
-        pool.mixit_waiting = {(dataset, seed) for _, dataset, _, seed in cells}
-        pool.add(cells)
-        log(f"{len(cells)} changed MixIT cells, {max_parallel} at a time; logs in {logs}/")
-        for dataset in pool.datasets:
-            pool.open(dataset)
-        pool.run(poll_seconds)
+        pipeline.dvc("repro", "prepare")
+        cells = pipeline.changed((INIT_GROUP,), pipeline.datasets, pipeline.seeds)
+        pipeline.init_waiting = {(dataset, seed) for _, _, dataset, _, seed in cells}
+        pipeline.add(cells)
+        log(f"{len(cells)} changed init cells, {max_parallel} at a time; logs in {logs}/")
+        for dataset in pipeline.datasets:
+            pipeline.open(dataset)
+        pipeline.pool.run(poll_seconds)
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM (a session or job ending)
-        pool.stop()
-        pool.save()
+        pipeline.stop()
         raise Interrupted("launch --pipeline interrupted; the finished cells are committed and the running ones "
                           "stopped at a checkpoint: launch again to go on") from None
     except BaseException:  # a dvc command that failed, files edited during the launch: stop the cells too
-        from .launch import stop_jobs
-
-        stop_jobs(list(pool.running.values()))
-        pool.save()
+        stop_jobs([handle for _, handle in pipeline.pool.running.values()])
+        pipeline.pool.save()
         raise
     finally:
         for sig, handler in handlers.items():
             signal.signal(sig, handler)
-    unfinished = {stage: s["state"] for stage, s in pool.state.items() if s["state"] != "done"}
+    unfinished = pipeline.pool.unfinished()
     if unfinished:
         raise SurfBenchError(f"{len(unfinished)} cell stages did not finish ({', '.join(list(unfinished)[:4])}"
                              f"{', ...' if len(unfinished) > 4 else ''}: failed or blocked by a failed one); see "
                              f"{logs / 'launch.json'}; the finished ones are committed: launch again to finish the "
                              "rest")
-    pool.dvc("repro")
+    pipeline.dvc("repro")
     log("pipeline up to date: results/leaderboard.md (and .csv, .tex), results/report.html")
-    return pool.state
+    return pipeline.pool.state

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
 import sys
 import time
 from contextlib import nullcontext
@@ -41,6 +40,7 @@ KINDS = ("log1m", "log", "float", "int", "cat")
 DEFAULT_SPACES = ("unsup.ema_decay=log1m:1e-4:3e-2",)
 OBJECTIVES = ("oracle", "unsupervised")
 PRUNERS = ("median", "hyperband", "none")
+WORKER_TIMEOUT_MIN = 30 * 24 * 60  # a worker job runs until its study has its trials
 
 
 def _optuna():
@@ -376,7 +376,7 @@ def reclaim_stale(study, log=print) -> int:
     optuna = _optuna()
     stale = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
     for trial in stale:
-        study._storage.set_trial_state_values(trial._trial_id, state=optuna.trial.TrialState.FAIL)
+        study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
         study.enqueue_trial(trial.params, skip_if_exists=False)
         log(f"trial {trial.number} was left running by a stopped worker: marked failed, queued again")
     return len(stale)
@@ -412,37 +412,57 @@ def launch(spec: StudySpec, workers: int = 1, join: bool = False, log=print) -> 
     if workers <= 1:
         work(spec, 0, log)
     else:
-        spec.folder.mkdir(parents=True, exist_ok=True)
-        from ..engine.threads import per_process
-
-        threads = spec.overrides.get("train.threads") or per_process(workers)
-        job = asdict(spec)
-        job["overrides"] = {**spec.overrides, "train.threads": threads}
-        path = spec.folder / "worker.json"
-        path.write_text(json.dumps(job))
-        procs = []
-        for index in range(workers):
-            logfile = open(spec.folder / f"worker{index}.log", "a")  # noqa: SIM115 - closed below
-            command = [sys.executable, "-m", "surf_bench.orchestration.tune", str(path), str(index)]
-            procs.append((subprocess.Popen(command, stdout=logfile, stderr=subprocess.STDOUT), logfile))
-        log(f"{workers} workers on study '{spec.study}' ({threads} thread(s) each); logs in {spec.folder}/")
-        try:
-            codes = [p.wait() for p, _ in procs]
-        except KeyboardInterrupt:
-            for p, _ in procs:
-                p.terminate()
-            for p, _ in procs:
-                p.wait()
-            raise Interrupted("tune interrupted; run the same command again to resume the study") from None
-        finally:
-            for _, handle in procs:
-                handle.close()
-        if any(codes):
-            how = ", ".join(f"worker {i} {'killed by signal ' + str(-c) if c < 0 else 'exited with ' + str(c)}"
-                            for i, c in enumerate(codes) if c)
-            raise SurfBenchError(f"{how}; its log is in {spec.folder}/; run the same command again to finish the "
-                                 "study (finished trials are kept, a trial it left running is retried)")
+        run_workers(spec, workers, log)
     return report(spec, log)
+
+
+def run_workers(spec: StudySpec, workers: int, log=print) -> None:
+    """``workers`` worker jobs on the study through the job pool (surf_bench.orchestration.pool), each
+    with its share of the cores; their logs are ``<study>/worker<i>.log``."""
+    from ..engine.threads import per_process
+    from .pool import INHERIT, Job, JobPool, make_executor
+
+    spec.folder.mkdir(parents=True, exist_ok=True)
+    threads = spec.overrides.get("train.threads") or per_process(workers)
+    job = asdict(spec)
+    job["overrides"] = {**spec.overrides, "train.threads": threads}
+    path = spec.folder / "worker.json"
+    path.write_text(json.dumps(job))
+    jobs = spec.folder / "workers"
+    pool = JobPool(make_executor("local", jobs, threads=threads, gpus=INHERIT, timeout_min=WORKER_TIMEOUT_MIN),
+                   workers, jobs, {"study": spec.study}, log=lambda *_: None)
+    for index in range(workers):
+        pool.add(Job(f"worker{index}", run_worker, (str(path), index), label=f"worker {index}"))
+    log(f"{workers} workers on study '{spec.study}' ({threads} thread(s) each); logs in {spec.folder}/")
+    try:
+        pool.run(poll_seconds=1.0)
+    except KeyboardInterrupt:
+        pool.stop()  # each worker's running trial is marked failed and queued again; its cell checkpoints
+        raise Interrupted("tune interrupted; run the same command again to resume the study") from None
+    failed = [f"{s['cell']}: {s.get('error', s['state'])}" for s in pool.state.values() if s["state"] != "done"]
+    if failed:
+        raise SurfBenchError(f"{'; '.join(failed)}; the workers' logs are in {spec.folder}/; run the same command "
+                             "again to finish the study (finished trials are kept, a trial it left running is "
+                             "retried)")
+
+
+def run_worker(spec_path: str, index: int) -> dict:
+    """One worker job: trials of the study in ``spec_path`` until it has enough, logged to worker<index>.log."""
+    spec = StudySpec(**json.loads(Path(spec_path).read_text()))
+    with open(spec.folder / f"worker{index}.log", "a") as handle:
+
+        def log(message: str) -> None:
+            line = f"[worker {index} {time.strftime('%H:%M:%S')}] {message}"
+            print(line, flush=True)
+            handle.write(line + "\n")
+            handle.flush()
+
+        try:
+            work(spec, index, log)
+        except SurfBenchError as exc:
+            log(f"error: {exc}")
+            raise
+    return {"worker": index}
 
 
 # --- the report ---------------------------------------------------------------------------------
@@ -529,22 +549,3 @@ def report(spec: StudySpec, log=print) -> dict:
             f"{rho:.2f}")
     (folder / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
     return summary
-
-
-def _worker_main(argv: list[str]) -> int:
-    spec = StudySpec(**json.loads(Path(argv[0]).read_text()))
-    index = int(argv[1])
-
-    def log(message: str) -> None:
-        print(f"[worker {index} {time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-    try:
-        work(spec, index, log)
-    except SurfBenchError as exc:
-        log(f"error: {exc}")
-        return 130 if isinstance(exc, Interrupted) else 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(_worker_main(sys.argv[1:]))
