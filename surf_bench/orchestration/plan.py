@@ -41,6 +41,7 @@ class PlannedCell:
     overrides: dict = field(default_factory=dict)
     depends_on: int | None = None  # index of the init cell
     named_variant: str | None = None  # the variant's name in the params file (None: derived)
+    init_variant: str | None = None  # the init cell's name when it is a named variant of the grid
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -107,6 +108,11 @@ def expand(params: dict) -> list[PlannedCell]:
     cells: list[PlannedCell] = []
     seen: dict[tuple, int] = {}
 
+    def named_init(init) -> PlannedCell | None:
+        """A named variant of the grid, planned before, with exactly the init cell's settings."""
+        return next((c for c in cells if c.named_variant and (c.dataset, c.method, c.seed) == (
+            init.dataset, init.method, init.seed) and c.overrides == init.overrides), None)
+
     def add(dataset: str, method: str, seed: int, overrides: dict, name: str | None) -> int:
         request = CellRequest(method, dataset, preset, seed, overrides, variant=name)
         resolved = resolve_cell(request)
@@ -117,13 +123,17 @@ def expand(params: dict) -> list[PlannedCell]:
                 raise UsageError(f"params: variant '{resolved.cell.variant}' of {method} on {dataset} is given "
                                  "twice with different settings")
             return seen[key]
-        depends_on = None
+        depends_on = init_variant = None
         init_method = resolved.method_cls.init_from
         if init_method and resolved.cfg.unsup.mixit_init:
             init = init_request(request, init_method)
-            depends_on = add(init.dataset, init.method, init.seed, init.overrides, init.variant)
+            named = named_init(init)
+            if named is not None:  # the grid trains that cell anyway: start from it
+                depends_on, init_variant = named.index, named.named_variant
+            else:
+                depends_on = add(init.dataset, init.method, init.seed, init.overrides, init.variant)
         cells.append(PlannedCell(len(cells), dataset, method, preset, resolved.cell.variant, seed, overrides,
-                                 depends_on, name))
+                                 depends_on, name, init_variant))
         seen[key] = len(cells) - 1
         return len(cells) - 1
 
@@ -158,6 +168,7 @@ def cell_request(cell: PlannedCell, params: dict, **options):
     from ..engine.cells import CellRequest
 
     out = Path(options.pop("out", None) or params.get("out", "results"))
+    options.setdefault("init_variant", cell.init_variant)
     return CellRequest(cell.method, cell.dataset, cell.preset, cell.seed, dict(cell.overrides), out,
                        variant=cell.named_variant, **options)
 

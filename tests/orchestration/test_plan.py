@@ -93,3 +93,23 @@ def test_cells_cli_and_run_by_index_share_one_mixit_cell(tmp_path):
     assert {i["provenance"]["init_checkpoint"] for i in infos} == {str(mixits[0])}
     code, err = cli_main(["run", "--cell", "99", "--params", str(params)])
     assert code == 2 and "has 10 cells (0..9)" in err
+
+
+def test_a_named_init_variant_with_the_inherited_settings_is_the_init_cell_of_the_grid():
+    from surf_bench.orchestration.plan import cell_request
+
+    net = {"net.channels": 6, "train.threads": 1}
+    variants = {"mixit": {"narrow": {}}, "remixit": {"narrow": {}},
+                "surf_rm": {"narrow-slow": {"unsup.ema_decay": 0.999}, "wide": {"net.channels": 8}}}
+    grid = {"preset": "smoke", "datasets": ["mnist2-mini"], "methods": ["mixit", "remixit", "surf_rm"], "seeds": [0],
+            "set": net, "variants": variants}
+    cells = expand(grid)
+    by_name = {(c.method, c.variant): c for c in cells}
+    mixit = by_name["mixit", "narrow"]
+    for variant, method in (("narrow", "remixit"), ("narrow-slow", "surf_rm")):  # own settings differ only
+        cell = by_name[method, variant]
+        assert cell.depends_on == mixit.index and cell.init_variant == "narrow"
+        assert cell_request(cell, grid).init_variant == "narrow"  # the runner starts from that folder
+    wide = by_name["surf_rm", "wide"]  # another network: its own init cell, named by its settings
+    assert wide.init_variant is None and cells[wide.depends_on].variant.startswith("v-")
+    assert sum(c.method == "mixit" for c in cells) == 2
