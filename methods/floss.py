@@ -29,7 +29,7 @@ class FLOSS(Method):
         v = self.velocity(self.net, batch.mix / self.n_slots)
         x1 = flow.fm_targets(v, x0, batch.sources)
         t = flow.sample_times(len(x0), self.cfg.flow.t_dist, self.cfg.flow.t0_prob, self.generator, x0.device)
-        return flow.fm_loss(v, x0, x1, t, weights=self.loss_weights(batch.mix))
+        return flow.fm_loss(v, x0, x1, t, weights=self.loss_weights(batch.mix), space=self.cfg.flow.loss)
 
 
 METHOD = FLOSS

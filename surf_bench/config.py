@@ -63,6 +63,7 @@ class FlowConfig:
     envelope_noise: bool = False  # audio: shape sigma by the mixture's smoothed envelope (FLOSS)
     spectral_noise: bool = False  # audio: noise shaped like the mixture's smoothed magnitude spectrum
     level_norm: bool = False  # flow losses per item divided by the mixture's power (loud items weigh no more)
+    loss: str = "velocity"  # velocity: || v - (x1 - x0) ||^2 | x1: the same residual times (1 - t), || x1_hat - x1 ||^2
 
 
 @dataclass
@@ -289,6 +290,7 @@ def validate(config: RunConfig) -> RunConfig:
         (config.train.sync_every >= 1, "train.sync_every must be >= 1"),
         (config.net.head in ("direct", "mask"), f"net.head must be direct or mask, got {config.net.head!r}"),
         (config.net.arch in ("unet", "tasnet"), f"net.arch must be unet or tasnet, got {config.net.arch!r}"),
+        (config.flow.loss in ("velocity", "x1"), f"flow.loss must be velocity or x1, got {config.flow.loss!r}"),
         (0.0 <= config.flow.t0_prob <= 1.0, "flow.t0_prob must be in [0, 1]"),
         (config.flow.nfe >= 1 and all(n >= 1 for n in config.flow.nfe_curve), "NFE values must be >= 1"),
         (config.unsup.teacher_nfe >= 1, "unsup.teacher_nfe must be >= 1"),

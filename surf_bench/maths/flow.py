@@ -116,10 +116,10 @@ def fm_targets(velocity: VelocityField, x0: torch.Tensor, x1: torch.Tensor) -> t
 
 
 def fm_loss(velocity: VelocityField, x0: torch.Tensor, x1_aligned: torch.Tensor, t: torch.Tensor,
-            reduce: bool = True, weights: torch.Tensor | None = None) -> torch.Tensor:
+            reduce: bool = True, weights: torch.Tensor | None = None, space: str = "velocity") -> torch.Tensor:
     """|| v(x_t, t) - (x1 - x0) ||^2 at x_t on the straight path (mean over all but batch), times
-    per-item ``weights`` when given (``level_weights``)."""
-    residual = flow_residual(velocity, x0, x1_aligned, t)
+    per-item ``weights`` when given (``level_weights``); ``space`` as in :func:`flow_residual`."""
+    residual = flow_residual(velocity, x0, x1_aligned, t, space)
     per_item = residual.pow(2).flatten(1).mean(1)
     if weights is not None:
         per_item = per_item * weights
@@ -133,9 +133,12 @@ def level_weights(s_bar: torch.Tensor) -> torch.Tensor:
 
 
 def flow_residual(velocity: VelocityField, x0: torch.Tensor, x1_aligned: torch.Tensor,
-                  t: torch.Tensor) -> torch.Tensor:
-    """R_t = v(x_t, t) - (x1 - x0)."""
-    return velocity(path(x0, x1_aligned, t), t) - (x1_aligned - x0)
+                  t: torch.Tensor, space: str = "velocity") -> torch.Tensor:
+    """R_t = v(x_t, t) - (x1 - x0) (``space="velocity"``), or (1 - t) R_t = x1_hat(x_t, t) - x1 (``"x1"``,
+    ``flow.loss``): the error of the bridge's denoised estimate, which weighs every t alike where the
+    velocity loss weighs an x1-predicting network's error by 1 / (1 - t)^2."""
+    residual = velocity(path(x0, x1_aligned, t), t) - (x1_aligned - x0)
+    return residual * (1 - bcast(t, residual)) if space == "x1" else residual
 
 
 def time_grid(nfe: int, sampler: str = "euler", device="cpu") -> torch.Tensor:

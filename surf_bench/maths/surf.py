@@ -54,7 +54,7 @@ def surf_step(method, mix: torch.Tensor, pseudo_sources: torch.Tensor | None = N
     x1_aligned = permute_slots(x1, upsilon)
     cfg = method.cfg.flow
     t = flow.sample_times(len(mix), cfg.t_dist, cfg.t0_prob, method.generator, mix.device)
-    residual = flow.flow_residual(velocity, x0, x1_aligned, t)
+    residual = flow.flow_residual(velocity, x0, x1_aligned, t, cfg.loss)
     return SurfStep(residual=residual, upsilon=upsilon, remix=remix, t=t, x0=x0, x1_aligned=x1_aligned,
                     new_mix=new_mix)
 

@@ -130,3 +130,19 @@ def test_level_weights_make_the_flow_loss_scale_free():
     loud = flow.fm_loss(velocity, 10 * x0, 10 * x1, t, weights=flow.level_weights(10 * x1.mean(1)))
     torch.testing.assert_close(loss, loud, rtol=1e-4, atol=0)
     assert not torch.allclose(flow.fm_loss(velocity, x0, x1, t), flow.fm_loss(velocity, 10 * x0, 10 * x1, t))
+
+
+def test_the_x1_loss_is_the_error_of_the_denoised_estimate_of_an_x1_predicting_field():
+    g = torch.Generator().manual_seed(2)
+    x1 = torch.randn(5, 2, 40, generator=g)
+    x0 = flow.noise_end(x1.mean(1), 2, 0.1, g, scale="rms")
+    t = torch.tensor([0.0, 0.3, 0.6, 0.9, 0.97])
+    guess = torch.randn(5, 2, 40, generator=g)  # the network's x1_hat, whatever x_t
+
+    def velocity(x, tt):  # x1-prediction: v = (x1_hat - x_t) / (1 - t)
+        return (guess - x) / (1 - tt).view(-1, 1, 1)
+
+    x1_space = flow.flow_residual(velocity, x0, x1, t, space="x1")
+    torch.testing.assert_close(x1_space, guess - x1, atol=1e-5, rtol=1e-5)
+    per_item = flow.fm_loss(velocity, x0, x1, t, reduce=False)  # the velocity loss: / (1 - t)^2
+    torch.testing.assert_close(per_item * (1 - t) ** 2, (guess - x1).pow(2).flatten(1).mean(1), rtol=1e-4, atol=0)
