@@ -160,7 +160,12 @@ class JobPool:
                     self.on_failed(job, error)
                 continue
             if self.on_done:
-                self.on_done(job, result)
+                try:
+                    self.on_done(job, result)
+                except Exception as exc:  # e.g. files edited during the launch: the pool stops here
+                    self.state[key].update(state="finished, not settled", error=str(exc))
+                    self.save()
+                    raise
             self.state[key].update(state="done", **(result if isinstance(result, dict) else {}))
             self.log(f"done    {self.state[key]['cell']}")
 

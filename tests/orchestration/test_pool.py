@@ -105,7 +105,8 @@ def test_hooks_record_fields_add_jobs_and_an_error_in_on_done_leaves_the_job_unf
     with pytest.raises(SurfBenchError, match="code changed"):
         pool.run(poll_seconds=0)
     assert pool.state["a"]["state"] == "done" and pool.state["a"]["replaced"] is True
-    assert pool.state["opened"]["state"] == "running"  # finished, but never recorded as done
+    record = json.loads((tmp_path / "launch.json").read_text())["cells"]
+    assert record["opened"]["state"] == "finished, not settled" and "code changed" in record["opened"]["error"]
 
 
 def test_stop_settles_finished_jobs_and_stops_the_running_ones(tmp_path):
