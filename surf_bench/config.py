@@ -143,21 +143,25 @@ IMAGE_PRESETS: dict[str, dict] = {
         "train.sync_every": 50,  # GPU-sized runs: read the loss back every 50 steps, not every step
     },
 }
+# The audio separator: the TasNet-style backbone with learned slot positions, and the flow losses in x1
+# units (it predicts x1), chosen on speech2-mini's validation split over the slot U-Net with its slot
+# code (docs/results.md, "Audio that separates"; benchmarks/results/audio_backbone_speech2-mini_valid.md).
+AUDIO_NET = {"net.arch": "tasnet", "net.slot_positions": True, "net.slot_code": 0, "net.hop": 64, "flow.loss": "x1"}
 AUDIO_PRESETS: dict[str, dict] = {
     "smoke": {
         "train.steps": 20, "train.batch_size": 4, "train.lr": 2e-3, "train.checkpoint_every": 0,
-        "train.log_every": 10, "net.channels": 16, "net.levels": 1, "net.time_dim": 16, "net.slot_code": 8,
+        "train.log_every": 10, "net.channels": 16, "net.levels": 1, "net.time_dim": 16, **AUDIO_NET,
         "eval.n_items": 8, "eval.batch_size": 8, "eval.bootstrap": 200, "flow.nfe": 2,
         "flow.nfe_curve": (1, 2), "eval.sdr_items": 8, "eval.pesq_items": 8,
     },
     "quick": {
         "train.steps": 1500, "train.batch_size": 8, "train.lr": 2e-3, "train.warmup_steps": 100,
-        "net.channels": 64, "net.levels": 2, "net.slot_code": 8, "eval.n_items": 100, "eval.batch_size": 16,
+        "net.channels": 64, **AUDIO_NET, "net.levels": 1, "eval.n_items": 100, "eval.batch_size": 16,
         "flow.nfe": 5, "flow.nfe_curve": (1, 5, 25),
     },
     "paper": {
         "train.steps": 200_000, "train.batch_size": 16, "train.lr": 2e-4, "train.warmup_steps": 2000,
-        "net.channels": 256, "net.levels": 3, "net.n_fft": 512, "net.hop": 128, "net.slot_code": 8, "eval.n_items": 0,
+        "net.channels": 256, **AUDIO_NET, "net.levels": 2, "eval.n_items": 0,
         "eval.batch_size": 16, "flow.nfe": 25, "flow.envelope_noise": True, "train.checkpoint_every": 5000,
         "eval.sdr_items": -1, "eval.pesq_items": -1, "train.sync_every": 50,
     },
