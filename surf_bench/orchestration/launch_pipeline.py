@@ -32,7 +32,7 @@ from pathlib import Path
 import yaml
 
 from ..errors import Interrupted, SurfBenchError, UsageError
-from .pool import INHERIT, Job, JobPool, make_executor, stop_jobs, utc_now
+from .pool import INHERIT, Job, JobPool, make_executor, utc_now
 
 CELLS = Path("results/cells")  # dvc.yaml's `cells` var
 INIT_GROUP = "mixit"  # dvc.yaml's stage group of the init cells, which the remix group's cells start from
@@ -258,8 +258,7 @@ def launch_pipeline(params_path: Path = Path("params.yaml"), max_parallel: int =
         raise Interrupted("launch --pipeline interrupted; the finished cells are committed and the running ones "
                           "stopped at a checkpoint: launch again to go on") from None
     except BaseException:  # a dvc command that failed, files edited during the launch: stop the cells too
-        stop_jobs([handle for _, handle in pipeline.pool.running.values()])
-        pipeline.pool.save()
+        pipeline.pool.abort()
         raise
     finally:
         for sig, handler in handlers.items():

@@ -201,6 +201,10 @@ class JobPool:
                 self.state[key].update(state="done", **(result if isinstance(result, dict) else {}))
             except SurfBenchError as exc:  # e.g. files edited meanwhile: left for the next launch
                 self.state[key].update(state="finished, not settled", error=str(exc))
+        self.abort()
+
+    def abort(self) -> None:
+        """Stop the running jobs at a checkpoint, as they are (nothing settled); the record is saved."""
         stop_jobs([handle for _, handle in self.running.values()])
         for key in self.running:
             self.state[key]["state"] = "stopped"
