@@ -347,13 +347,17 @@ def flat_config(config: dict) -> dict:
     return json.loads(json.dumps(flat, default=str))
 
 
-def config_differences(old: dict, new: dict, ignore=RUNTIME_KEYS, sections: tuple | None = None) -> list[str]:
+def config_differences(old: dict, new: dict, ignore=RUNTIME_KEYS, sections: tuple | None = None,
+                       keep=None) -> list[str]:
     """``key: old -> new`` for every setting both configs have and that differs (runtime-only keys
-    ignored; a setting added to the code since ``old`` was written is not a difference)."""
+    ignored; a setting added to the code since ``old`` was written is not a difference); ``keep``,
+    a predicate on the flat key, limits it to the settings it accepts (e.g. those a method reads)."""
     a, b = flat_config(old), flat_config(new)
     keys = sorted(set(a) & set(b))
     if sections is not None:
         keys = [k for k in keys if k.partition(".")[0] in sections]
+    if keep is not None:
+        keys = [k for k in keys if keep(k)]
     return [f"{k}: {a.get(k)!r} -> {b.get(k)!r}" for k in keys if k not in ignore and a.get(k) != b.get(k)]
 
 

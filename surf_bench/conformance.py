@@ -17,6 +17,7 @@ from .data.base import DataSpec, SourceSplit, mixture_sum
 from .data.image_pairs import ImageMixtureSplit
 from .engine.contract import check_estimates
 from .engine.train import Trainer
+from .method import KINDS
 
 
 class ConformanceError(AssertionError):
@@ -114,7 +115,9 @@ def quiet(*_):
 
 
 def check_declaration(cls) -> None:
-    """Modalities are known ones; ``init_from`` is None or a registered method covering them."""
+    """Modalities are known ones; ``kind`` is regression or flow; ``init_from`` is None or a
+    registered method covering them."""
+    _require(cls.kind in KINDS, f"{cls.name}: kind must be one of {KINDS}, not {cls.kind!r}")
     _require(cls.modalities and set(cls.modalities) <= set(MODALITIES),
              f"{cls.name}: modalities must be a non-empty subset of {MODALITIES}, not {cls.modalities!r}")
     if cls.init_from is not None:
@@ -180,6 +183,35 @@ def check_checkpoint_round_trip(cls, modality, tmp_path) -> None:
              "or an unseeded random draw?)")
 
 
+def other_flow_settings(flow_cfg) -> dict:
+    """Values other than ``flow_cfg``'s of the flow settings a regression method must not read
+    (method.reads_setting)."""
+    return {"flow.level_norm": not flow_cfg.level_norm,
+            "flow.loss": "velocity" if flow_cfg.loss == "x1" else "x1",
+            "flow.t_dist": "beta_low" if flow_cfg.t_dist == "logit_normal" else "logit_normal",
+            "flow.t0_prob": 0.25 if flow_cfg.t0_prob == 0.5 else 0.5,
+            "flow.sampler": "euler" if flow_cfg.sampler == "midpoint" else "midpoint"}
+
+
+def check_regression_ignores_flow_settings(cls, modality, tmp_path) -> None:
+    """A regression method reads no flow setting but the noise end's, so its cells stay reusable when
+    a flow default moves (method.reads_setting): two steps with other values of the rest take the
+    same losses, exactly."""
+    if cls.kind != "regression":
+        return
+    split = tiny_split(modality)
+    other = other_flow_settings(build(cls, split.spec)[1].flow)
+    losses = []
+    for i, extra in enumerate(({}, other)):
+        torch.manual_seed(0)  # the same initial weights
+        method, cfg = build(cls, split.spec, **extra)
+        trainer = Trainer(method, split, cfg, 0, tmp_path / f"flow-settings{i}.pt", log=quiet)
+        losses.append([one_step(trainer) for _ in range(2)])
+    _require(losses[0] == losses[1],
+             f"{cls.name}: kind = 'regression' but its training changed with flow settings other than the noise "
+             f"end's ({', '.join(other)}); declare kind = 'flow' if it trains a flow")
+
+
 def check_separates_untrained(cls, modality) -> None:
     """A method that learns nothing (``trains = False``): no network, and ``separate`` by the contract."""
     split = tiny_split(modality)
@@ -202,6 +234,7 @@ def check_method(cls, modality, tmp_path: Path) -> None:
     check_trains_and_separates(cls, modality, tmp_path)
     check_reads_sources_iff_supervised(cls, modality, tmp_path)
     check_checkpoint_round_trip(cls, modality, tmp_path)
+    check_regression_ignores_flow_settings(cls, modality, tmp_path)
 
 
 # --- dataset checks --------------------------------------------------------------------------

@@ -20,11 +20,24 @@ from .maths.mixit import mixture_consistency, top_k_consistent
 from .maths.remix import Remix, draw_remix
 from .nets import build_net
 
+KINDS = ("regression", "flow")  # how a method separates: one step through the bridge, or the flow's sampler
+# The flow settings a regression method reads: those of the noise end it separates from
+# (Method.noise_end). Every other flow.* setting shapes a flow's training or sampling only.
+NOISE_END_KEYS = frozenset({"flow.sigma", "flow.envelope_noise", "flow.spectral_noise"})
+
+
+def reads_setting(kind: str, key: str) -> bool:
+    """Whether a method of ``kind`` reads the flat setting ``key``: a flow every one; a regression
+    method no flow.* one but the noise end's, so another value of the rest (a flow default that
+    moved) leaves its training unchanged and its results reusable (docs/architecture.md, "Reuse";
+    the conformance suite checks it on one training step)."""
+    return kind == "flow" or not key.startswith("flow.") or key in NOISE_END_KEYS
+
 
 class Method:
     name: str = ""
     description: str = ""
-    kind: str = ""  # regression | flow
+    kind: str = ""  # one of KINDS
     supervised: bool = False
     uses_teacher: bool = False
     init_from: str | None = None  # name of the method whose checkpoint initialises this one

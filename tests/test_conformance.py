@@ -12,7 +12,15 @@ from pathlib import Path
 import pytest
 
 from surf_bench import registry
-from surf_bench.conformance import Skipped, check_dataset, check_method
+from surf_bench.conformance import (
+    ConformanceError,
+    Skipped,
+    check_dataset,
+    check_declaration,
+    check_method,
+    check_regression_ignores_flow_settings,
+)
+from surf_bench.method import Method
 
 METHOD_CASES = [(name, modality) for name, cls in sorted(registry.methods().items()) for modality in cls.modalities]
 DATASETS = sorted(registry.datasets())
@@ -86,3 +94,32 @@ def test_collection_picks_up_plugins(tmp_path):
     assert out.returncode == 0, out.stdout + out.stderr
     assert f"test_method_conforms[{TOY_NAME}-image]" in out.stdout
     assert f"test_method_conforms[{TOY_NAME}-audio]" in out.stdout
+
+
+# --- a regression method that reads a flow's training setting breaks the contract ---------------
+class FlowReadingToy(Method):
+    """A 'regression' method whose loss weighs items by flow.level_norm: it does read a flow setting."""
+
+    name = "flow_reading_toy"
+    kind = "regression"
+    modalities = ("audio",)
+
+    def training_loss(self, batch):
+        est = self.regress(self.net, batch.mix, self.n_slots)
+        share = (batch.mix / self.n_slots).unsqueeze(1)
+        error = (est - share).pow(2).flatten(1).mean(1)
+        weights = self.loss_weights(batch.mix)
+        return error.mean() if weights is None else (error * weights).mean()
+
+
+def test_a_regression_method_that_reads_flow_settings_fails(tmp_path):
+    with pytest.raises(ConformanceError, match="changed with flow settings"):
+        check_regression_ignores_flow_settings(FlowReadingToy, "audio", tmp_path)
+
+
+def test_an_unknown_kind_fails():
+    class NoKind(FlowReadingToy):
+        kind = "diffusion"
+
+    with pytest.raises(ConformanceError, match="kind must be one of"):
+        check_declaration(NoKind)

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from ..config import RUNTIME_KEYS, flat_config
 from ..errors import UsageError
+from ..method import NOISE_END_KEYS
 
 SPLITS = ("test", "valid")
 DEFAULT_VARIANT = "default"
@@ -28,8 +29,7 @@ DEFAULT_VARIANT = "default"
 # the data, the noise end of the bridge and the loss threshold. An init cell inherits just these
 # overrides of the cell that asks for it.
 INHERITED_SECTIONS = ("net", "data")
-INHERITED_KEYS = frozenset({"flow.sigma", "flow.envelope_noise", "flow.spectral_noise", "unsup.snr_tau",
-                            "train.threads"})
+INHERITED_KEYS = NOISE_END_KEYS | {"unsup.snr_tau", "train.threads"}
 # Settings that change how a cell is scored, not what it trains: not part of the variant's name
 # (a finished score asked for with other values of these is still refused, naming them).
 SCORING_SECTIONS = ("eval",)

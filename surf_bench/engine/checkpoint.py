@@ -8,6 +8,7 @@ runtime-only ones aside), so a resumed run cannot silently mix two configs.
 from __future__ import annotations
 
 import random
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ import torch
 from ..config import RUNTIME_KEYS, config_differences, describe_differences
 from ..errors import CheckpointError
 from ..files import atomic_torch_save, load_torch
+from ..method import reads_setting
 
 CHECKPOINT_VERSION = 2
 # What a checkpoint is compared on when a run resumes: the settings that shape training.
@@ -60,8 +62,9 @@ def write_checkpoint(path: Path, state: dict) -> None:
     atomic_torch_save(path, state)
 
 
-def read_checkpoint(path: Path, cfg) -> dict | None:
-    """The checkpoint at ``path`` (None when there is none), checked for version and settings."""
+def read_checkpoint(path: Path, cfg, kind: str = "flow") -> dict | None:
+    """The checkpoint at ``path`` (None when there is none), checked for version and the settings a
+    method of ``kind`` reads (method.reads_setting)."""
     path = Path(path)
     if not path.exists():
         return None
@@ -74,7 +77,7 @@ def read_checkpoint(path: Path, cfg) -> dict | None:
             f"checkpoint {path} is unreadable ({exc}); delete it to train this cell from the "
             "start, or run again with --force") from None
     differences = config_differences(state.get("config", {}), cfg.to_dict(), ignore=RUNTIME_KEYS,
-                                     sections=TRAINING_SECTIONS)
+                                     sections=TRAINING_SECTIONS, keep=partial(reads_setting, kind))
     if differences:
         raise CheckpointError(
             f"checkpoint {path} (step {state.get('step')}) was written with other settings "

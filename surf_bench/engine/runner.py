@@ -24,6 +24,7 @@ import random
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +47,7 @@ from ..files import (
     remove_stale_temporaries,
     torch_bytes,
 )
+from ..method import reads_setting
 from . import distributed
 from .cells import (  # CellRequest and INIT_WAIT_SECONDS are re-exported: `from surf_bench.engine.runner import ...`
     INHERITED_KEYS,
@@ -246,7 +248,7 @@ def _finished_result(metrics_path: Path, r: Resolved, log) -> dict:
     provenance = previous.get("provenance") or {}
     old_config = provenance.get("config")
     if old_config:
-        differences = config_differences(old_config, cfg.to_dict())
+        differences = config_differences(old_config, cfg.to_dict(), keep=partial(reads_setting, r.method_cls.kind))
         if differences:
             raise UsageError(f"cell {directory} already finished with other settings "
                              f"({describe_differences(differences)}); add --force to replace its results, "
@@ -323,7 +325,8 @@ def _init_state(r: Resolved, log) -> tuple[dict, dict]:
                               f"({describe_differences(differences)}); use the same --set options "
                               f"as that cell, or {retrain}")
     if request.init_variant is None:  # a variant named by its settings: it must still have them all
-        stale = config_differences(state.get("config") or {}, init.cfg.to_dict(), sections=TRAINING_SECTIONS)
+        stale = config_differences(state.get("config") or {}, init.cfg.to_dict(), sections=TRAINING_SECTIONS,
+                                   keep=partial(reads_setting, init.method_cls.kind))
         if stale:
             raise CheckpointError(f"the {source} cell {init.directory} was trained with other settings than its "
                                   f"variant has now ({describe_differences(stale)}; the preset or the method's "
@@ -358,7 +361,7 @@ def _load_model(r: Resolved, train_split, device: str):
         raise CheckpointError(f"{model_path} is unreadable ({exc}); run again with --force to retrain this "
                               "cell") from None
     differences = config_differences(state.get("config") or {}, r.cfg.to_dict(), ignore=RUNTIME_KEYS,
-                                     sections=TRAINING_SECTIONS)
+                                     sections=TRAINING_SECTIONS, keep=partial(reads_setting, r.method_cls.kind))
     if differences:
         raise UsageError(f"cell {r.directory} was trained with other settings "
                          f"({describe_differences(differences)}); add --force to retrain it, or name another "

@@ -127,7 +127,7 @@ class Trainer:
     def try_resume(self) -> bool:
         """Load the checkpoint when there is one. It must be readable and written with the same
         training settings (runtime-only ones such as threads or checkpoint_every aside)."""
-        state = read_checkpoint(self.checkpoint, self.cfg)
+        state = read_checkpoint(self.checkpoint, self.cfg, self.method.kind)
         if state is None:
             return False
         try:

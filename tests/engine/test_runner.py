@@ -1,0 +1,33 @@
+"""Reuse of a finished cell when a flow setting moves (runner.py with method.reads_setting;
+docs/architecture.md, "Reuse"): a regression cell does not read it and is reused, a flow cell is
+refused."""
+
+from __future__ import annotations
+
+from tests.engine.test_reliability import TINY, cli_main, make_mnist_root
+
+
+def test_a_moved_flow_setting_reuses_regression_cells_and_refuses_flow_cells(tmp_path):
+    data = make_mnist_root(tmp_path / "mnist")
+    out = tmp_path / "results"
+
+    def run(method, level_norm, *extra):
+        return cli_main(["run", "-m", method, "-d", "mnist2", "--data-root", str(data), "--out", str(out), *TINY,
+                         "--variant", "moved", "--set", f"flow.level_norm={level_norm}", *extra])
+
+    for method in ("pit", "floss"):
+        code, err = run(method, "false")
+        assert code == 0, err
+    pit = out / "mnist2" / "pit" / "smoke" / "moved" / "seed0"
+    model = (pit / "model.pt").read_bytes()
+
+    code, err = run("pit", "true")
+    assert code == 0 and "already finished" in err, err
+    code, err = run("pit", "true", "--split", "valid")  # model.pt scored on another split, not retrained
+    assert code == 0, err
+    assert (pit / "metrics.valid.json").exists() and (pit / "model.pt").read_bytes() == model
+
+    code, err = run("floss", "true")
+    assert code == 2 and "already finished with other settings (flow.level_norm: False -> True)" in err, err
+    code, err = run("floss", "true", "--split", "valid")
+    assert code == 2 and "was trained with other settings (flow.level_norm: False -> True)" in err, err
