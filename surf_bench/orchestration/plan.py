@@ -26,6 +26,7 @@ from pathlib import Path
 from .. import registry
 from ..engine.cells import init_request
 from ..errors import UsageError
+from ..method import reads_setting
 
 KEYS = ("preset", "datasets", "methods", "seeds", "set", "variants", "settings", "split", "out", "tables", "tune")
 
@@ -109,9 +110,15 @@ def expand(params: dict) -> list[PlannedCell]:
     seen: dict[tuple, int] = {}
 
     def named_init(init) -> PlannedCell | None:
-        """A named variant of the grid, planned before, with exactly the init cell's settings."""
+        """A named variant of the grid, planned before, that trains what the init cell trains: the
+        same values of every setting the init method reads (method.reads_setting)."""
+        kind = registry.get_method(init.method).kind
+
+        def read(overrides: dict) -> dict:
+            return {k: v for k, v in overrides.items() if reads_setting(kind, k)}
+
         return next((c for c in cells if c.named_variant and (c.dataset, c.method, c.seed) == (
-            init.dataset, init.method, init.seed) and c.overrides == init.overrides), None)
+            init.dataset, init.method, init.seed) and read(c.overrides) == read(init.overrides)), None)
 
     def add(dataset: str, method: str, seed: int, overrides: dict, name: str | None) -> int:
         request = CellRequest(method, dataset, preset, seed, overrides, variant=name)

@@ -113,3 +113,18 @@ def test_a_named_init_variant_with_the_inherited_settings_is_the_init_cell_of_th
     wide = by_name["surf_rm", "wide"]  # another network: its own init cell, named by its settings
     assert wide.init_variant is None and cells[wide.depends_on].variant.startswith("v-")
     assert sum(c.method == "mixit" for c in cells) == 2
+
+
+def test_a_flow_setting_of_the_grid_does_not_split_the_init_cell():
+    """MixIT does not read flow.level_norm (method.reads_setting), so a grid that sets it for every
+    method still trains one MixIT, the named one, for its remixers and SURF."""
+    grid = {"preset": "smoke", "datasets": ["mnist2-mini"], "methods": ["mixit", "remixit", "surf_sr"], "seeds": [0],
+            "set": {"net.channels": 6, "flow.level_norm": True},
+            "variants": {"mixit": {"narrow": {}}, "remixit": {"narrow": {}}, "surf_sr": {"narrow": {}}}}
+    cells = expand(grid)
+    (mixit,) = [c for c in cells if c.method == "mixit"]
+    assert mixit.variant == "narrow"
+    assert all(c.depends_on == mixit.index and c.init_variant == "narrow" for c in cells if c.method != "mixit")
+    # a setting MixIT reads still gives the remixers their own init cell
+    grid["set"] = {"net.channels": 6, "train.lr": 0.01}
+    assert sum(c.method == "mixit" for c in expand(grid)) == 2
