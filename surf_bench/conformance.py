@@ -190,26 +190,34 @@ def other_flow_settings(flow_cfg) -> dict:
             "flow.loss": "velocity" if flow_cfg.loss == "x1" else "x1",
             "flow.t_dist": "beta_low" if flow_cfg.t_dist == "logit_normal" else "logit_normal",
             "flow.t0_prob": 0.25 if flow_cfg.t0_prob == 0.5 else 0.5,
-            "flow.sampler": "euler" if flow_cfg.sampler == "midpoint" else "midpoint"}
+            "flow.sampler": "euler" if flow_cfg.sampler == "midpoint" else "midpoint",
+            "flow.nfe": flow_cfg.nfe + 1, "flow.nfe_curve": (1, flow_cfg.nfe + 1)}
 
 
 def check_regression_ignores_flow_settings(cls, modality, tmp_path) -> None:
     """A regression method reads no flow setting but the noise end's, so its cells stay reusable when
-    a flow default moves (method.reads_setting): two steps with other values of the rest take the
-    same losses, exactly."""
+    a flow default moves (method.reads_setting): with other values of the rest, two training steps
+    take the same losses and ``separate()`` gives the same estimates, exactly."""
     if cls.kind != "regression":
         return
     split = tiny_split(modality)
+    mix = mixture_sum(split.mixtures(torch.arange(4)), split.spec)
     other = other_flow_settings(build(cls, split.spec)[1].flow)
-    losses = []
+    runs = []
     for i, extra in enumerate(({}, other)):
         torch.manual_seed(0)  # the same initial weights
-        method, cfg = build(cls, split.spec, **extra)
-        trainer = Trainer(method, split, cfg, 0, tmp_path / f"flow-settings{i}.pt", log=quiet)
-        losses.append([one_step(trainer) for _ in range(2)])
-    _require(losses[0] == losses[1],
-             f"{cls.name}: kind = 'regression' but its training changed with flow settings other than the noise "
-             f"end's ({', '.join(other)}); declare kind = 'flow' if it trains a flow")
+        method, cfg = build(cls, split.spec, **{"train.sync_every": 1, **extra})
+        losses = []
+        if cls.trains:
+            trainer = Trainer(method, split, cfg, 0, tmp_path / f"flow-settings{i}.pt", log=quiet)
+            losses = [one_step(trainer) for _ in range(2)]
+            _require(all(isinstance(loss, float) for loss in losses), f"{cls.name}: a training step gave no loss")
+        with torch.no_grad():
+            estimates = method.separate(mix, generator=torch.Generator().manual_seed(0))
+        runs.append((losses, estimates))
+    _require(runs[0][0] == runs[1][0] and torch.equal(runs[0][1], runs[1][1]),
+             f"{cls.name}: kind = 'regression' but its training or separate() changed with flow settings other "
+             f"than the noise end's ({', '.join(other)}); declare kind = 'flow' if it trains a flow")
 
 
 def check_separates_untrained(cls, modality) -> None:
@@ -230,6 +238,7 @@ def check_method(cls, modality, tmp_path: Path) -> None:
         _require(not cls.supervised and cls.init_from is None and not cls.uses_teacher,
                  f"{cls.name}: a method that learns nothing cannot be supervised, start from a cell or have a teacher")
         check_separates_untrained(cls, modality)
+        check_regression_ignores_flow_settings(cls, modality, tmp_path)
         return
     check_trains_and_separates(cls, modality, tmp_path)
     check_reads_sources_iff_supervised(cls, modality, tmp_path)

@@ -377,7 +377,7 @@ def _load_model(r: Resolved, train_split, device: str):
     method = _build_method(r, train_split.spec, device, seed_everything(r.cell.seed))
     method.net.load_state_dict(state["net"])
     method.net.eval()
-    return method, state["training"]
+    return method, {**state["training"], "config": state.get("config")}
 
 
 def _train(r: Resolved, train_split, device: str, log):
@@ -505,6 +505,8 @@ def metrics_record(r: Resolved, result: dict, training: dict, split_obj, method,
                    eval_seconds: float) -> dict:
     """metrics[.split].json: identity, scores, training summary and provenance, in one place."""
     cell, cfg, init = r.cell, r.cfg, training.get("init")
+    trained_with = training.get("config")  # a reused model.pt's own config
+    moved = trained_with and config_differences(trained_with, cfg.to_dict(), sections=TRAINING_SECTIONS)
     return {
         "method": cell.method, "dataset": cell.dataset, "preset": cell.preset, "variant": cell.variant,
         "seed": cell.seed, "split": r.request.split, "modality": r.adapter.modality,
@@ -513,6 +515,9 @@ def metrics_record(r: Resolved, result: dict, training: dict, split_obj, method,
         "train": {k: training[k] for k in ("steps", "train_seconds", "resumed_from_step", "train_mixtures")},
         "provenance": {
             "config_hash": cfg.hash(), "config": cfg.to_dict(), "code": code_version(),
+            # a model reused after a setting it does not read moved (method.reads_setting): what it
+            # was trained with
+            **({"train_config": trained_with} if moved else {}),
             "train_code": training.get("code"), "packages": package_versions(),
             "device": device_description(device), "train_device": training.get("device"),
             "threads": torch.get_num_threads(),

@@ -4,6 +4,8 @@ refused."""
 
 from __future__ import annotations
 
+import json
+
 from tests.engine.test_reliability import TINY, cli_main, make_mnist_root
 
 
@@ -26,6 +28,10 @@ def test_a_moved_flow_setting_reuses_regression_cells_and_refuses_flow_cells(tmp
     code, err = run("pit", "true", "--split", "valid")  # model.pt scored on another split, not retrained
     assert code == 0, err
     assert (pit / "metrics.valid.json").exists() and (pit / "model.pt").read_bytes() == model
+    provenance = json.loads((pit / "metrics.valid.json").read_text())["provenance"]
+    assert provenance["config"]["flow"]["level_norm"] is True  # what was asked for
+    assert provenance["train_config"]["flow"]["level_norm"] is False  # what the model was trained with
+    assert "train_config" not in json.loads((pit / "metrics.json").read_text())["provenance"]
 
     code, err = run("floss", "true")
     assert code == 2 and "already finished with other settings (flow.level_norm: False -> True)" in err, err
