@@ -53,6 +53,7 @@ from .cells import (  # CellRequest and INIT_WAIT_SECONDS are re-exported: `from
     INHERITED_KEYS,
     INHERITED_SECTIONS,
     INIT_WAIT_SECONDS,
+    SCORING_KEYS,
     SPLITS,
     Cell,
     CellRequest,
@@ -360,7 +361,7 @@ def _load_model(r: Resolved, train_split, device: str):
     except ValueError as exc:
         raise CheckpointError(f"{model_path} is unreadable ({exc}); run again with --force to retrain this "
                               "cell") from None
-    differences = config_differences(state.get("config") or {}, r.cfg.to_dict(), ignore=RUNTIME_KEYS,
+    differences = config_differences(state.get("config") or {}, r.cfg.to_dict(), ignore=RUNTIME_KEYS | SCORING_KEYS,
                                      sections=TRAINING_SECTIONS, keep=partial(reads_setting, r.method_cls.kind))
     if differences:
         raise UsageError(f"cell {r.directory} was trained with other settings "

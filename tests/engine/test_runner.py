@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 from tests.engine.test_reliability import TINY, cli_main, make_mnist_root
+from tests.engine.test_reliability import cell as tiny_cell
 
 
 def test_a_moved_flow_setting_reuses_regression_cells_and_refuses_flow_cells(tmp_path):
@@ -37,3 +38,18 @@ def test_a_moved_flow_setting_reuses_regression_cells_and_refuses_flow_cells(tmp
     assert code == 2 and "already finished with other settings (flow.level_norm: False -> True)" in err, err
     code, err = run("floss", "true", "--split", "valid")
     assert code == 2 and "was trained with other settings (flow.level_norm: False -> True)" in err, err
+
+
+def test_a_flow_model_is_scored_at_another_nfe_without_training_again(tmp_path):
+    data = make_mnist_root(tmp_path / "mnist")
+    out = tmp_path / "results"
+    run = ["run", "-m", "floss", "-d", "mnist2", "--data-root", str(data), "--out", str(out), *TINY]
+    code, err = cli_main(run)
+    assert code == 0, err
+    cell = tiny_cell(out, "floss")
+    model = (cell / "model.pt").read_bytes()
+    code, err = cli_main([*run, "--set", "flow.nfe=3"])  # the finished score: refused, naming the setting
+    assert code == 2 and "flow.nfe: 2 -> 3" in err, err
+    code, err = cli_main([*run, "--set", "flow.nfe=3", "--rescore"])  # model.pt scored again, not retrained
+    assert code == 0, err
+    assert json.loads((cell / "metrics.json").read_text())["nfe"] == 3 and (cell / "model.pt").read_bytes() == model
