@@ -26,9 +26,10 @@ import numpy as np
 
 from surf_bench.data.splits import open_split
 from surf_bench.engine.evaluate import evaluate
-from surf_bench.engine.runner import CellRequest, _load_model, _open_train, resolve_cell
+from surf_bench.engine.runner import CellRequest, load_trained_cell
 from surf_bench.engine.threads import set_threads
 from surf_bench.maths.pit import pit_align
+from surf_bench.metrics.aggregate import bootstrap_ci
 
 
 def sample_mean(separate, samples: int):
@@ -44,11 +45,10 @@ def sample_mean(separate, samples: int):
     return averaged
 
 
-def paired(a: np.ndarray, b: np.ndarray, rng) -> str:
-    diff = a - b
-    boot = [rng.choice(diff, len(diff)).mean() for _ in range(2000)]
-    low, high = np.percentile(boot, [2.5, 97.5])
-    return f"{diff.mean():+.2f} [{low:+.2f}, {high:+.2f}]"
+def paired(a: np.ndarray, b: np.ndarray) -> str:
+    """Mean paired difference a - b with its item-bootstrap 95% interval."""
+    low, high = bootstrap_ci(a - b, n_boot=2000)
+    return f"{(a - b).mean():+.2f} [{low:+.2f}, {high:+.2f}]"
 
 
 def main() -> None:
@@ -66,8 +66,7 @@ def main() -> None:
     set_threads(1)
     request = CellRequest(args.method, args.dataset, args.preset, args.seed, {"train.threads": 1}, args.out,
                           variant=args.variant, split="valid")
-    r = resolve_cell(request)
-    method, _ = _load_model(r, _open_train(r), "cpu")
+    method, r = load_trained_cell(request)
     split = open_split(r.adapter, args.dataset, "valid", r.root, args.seed)
     cfg = r.cfg
     cfg.eval.n_items = args.items
@@ -86,11 +85,10 @@ def main() -> None:
             print(f"{args.method} {args.variant} {label:>12} NFE {nfe:>2}: {metric} {scores[label, nfe].mean():.2f}",
                   flush=True)
     method.separate = separate
-    rng = np.random.default_rng(0)
     first = ("one sample", nfes[0])
     for key, values in scores.items():
         if key != first:
-            print(f"{key[0]:>12} NFE {key[1]:>2} - one sample NFE {nfes[0]}: {paired(values, scores[first], rng)}")
+            print(f"{key[0]:>12} NFE {key[1]:>2} - one sample NFE {nfes[0]}: {paired(values, scores[first])}")
 
 if __name__ == "__main__":
     main()

@@ -13,12 +13,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import numpy as np
-
 from surf_bench.data.splits import open_split
 from surf_bench.engine.evaluate import evaluate
-from surf_bench.engine.runner import CellRequest, _load_model, _open_train, resolve_cell
+from surf_bench.engine.runner import CellRequest, load_trained_cell
 from surf_bench.engine.threads import set_threads
+from surf_bench.metrics.aggregate import bootstrap_ci
 
 
 def main() -> None:
@@ -34,8 +33,7 @@ def main() -> None:
     set_threads(1)
     request = CellRequest(args.method, args.dataset, args.preset, args.seed, {"train.threads": 1}, args.out,
                           variant=args.variant, split="valid")
-    r = resolve_cell(request)
-    method, _ = _load_model(r, _open_train(r), "cpu")
+    method, r = load_trained_cell(request)
     split = open_split(r.adapter, args.dataset, "valid", r.root, args.seed)
     cfg = r.cfg
     for key in ("fid_items", "lpips_items", "cls_items"):
@@ -52,11 +50,9 @@ def main() -> None:
             metric = next(k for k in result["metrics"] if not k.endswith("_ci95"))
             scores[sampler, nfe] = result["items"][metric].to_numpy()
             print(f"{sampler:<9} NFE {nfe:>2}: {metric} {scores[sampler, nfe].mean():.3f}")
-    rng = np.random.default_rng(0)
     for nfe in nfes:
         diff = scores["midpoint", nfe] - scores["euler", nfe]
-        boot = [rng.choice(diff, len(diff)).mean() for _ in range(2000)]
-        low, high = np.percentile(boot, [2.5, 97.5])
+        low, high = bootstrap_ci(diff, n_boot=2000)
         print(f"NFE {nfe:>2}: midpoint - euler {diff.mean():+.3f} [{low:+.3f}, {high:+.3f}] over {len(diff)} items")
 
 

@@ -381,6 +381,15 @@ def _load_model(r: Resolved, train_split, device: str):
     return method, {**state["training"], "config": state.get("config")}
 
 
+def load_trained_cell(request: CellRequest, device: str = "cpu") -> tuple:
+    """A finished cell's trained method, model.pt checked against its config, code and data as for
+    reuse, and the resolved cell: for scripts that score it another way (benchmarks/sampler_ab.py,
+    benchmarks/flow_sample_mean.py)."""
+    r = resolve_cell(request)
+    method, _ = _load_model(r, _open_train(r), device)
+    return method, r
+
+
 def _train(r: Resolved, train_split, device: str, log):
     """Train (or resume) the cell. Returns (method, training record, files to write)."""
     cfg, request = r.cfg, r.request
