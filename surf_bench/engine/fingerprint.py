@@ -2,11 +2,13 @@
 (docs/architecture.md, "Results": "Reuse").
 
 A cell's fingerprint holds, for its method's and its dataset's plugin files, the path, the sha256
-of the bytes (provenance) and a hash of the code (``code_hash``: the syntax tree without comments
-and docstrings, so an edited comment is not a changed method), and the manifest hash of every
-split it read (``train`` for training, the scored split for a score). ``differences(old, new)``
-names what changed; the runner refuses to reuse a score or a model whose fingerprint differs from
-the current one, in one line that says what changed and what to do.
+of the bytes and a hash of the code (``code_hash``: the syntax tree without comments and
+docstrings, read back as source, so an edited comment is not a changed method and the hash is the
+same under every Python version), and the manifest hash of every split it read (``train`` for
+training, the scored split for a score). A plugin is unchanged when its bytes or its code are
+(``same_code``). ``differences(old, new)`` names what changed; the runner refuses to reuse a
+score or a model whose fingerprint differs from the current one, in one line that says what
+changed and what to do.
 """
 
 from __future__ import annotations
@@ -21,21 +23,49 @@ from ..files import file_sha256
 PLUGIN_KINDS = {"method": "methods", "dataset": "datasets"}
 
 
-def code_hash(path: Path) -> str:
-    """sha256 (16 hex) of a Python file's syntax tree without docstrings: comments, blank lines and
-    docstrings may change, code may not."""
-    source = Path(path).read_text(encoding="utf-8")
+def _without_docstrings(source: str) -> ast.AST | None:
+    """The syntax tree of ``source`` with every docstring removed (None if it does not parse)."""
     try:
         tree = ast.parse(source)
     except SyntaxError:
-        return hashlib.sha256(source.encode()).hexdigest()[:16]
+        return None
     for node in ast.walk(tree):
         body = getattr(node, "body", None)
         if (isinstance(body, list) and body and isinstance(body[0], ast.Expr)
                 and isinstance(getattr(body[0], "value", None), ast.Constant)
                 and isinstance(body[0].value.value, str)):
             body[:1] = [] if len(body) > 1 else [ast.Pass()]
-    return hashlib.sha256(ast.dump(tree, include_attributes=False).encode()).hexdigest()[:16]
+    return tree
+
+
+def code_hash(path: Path) -> str:
+    """sha256 (16 hex) of a Python file's code: its syntax tree without docstrings written back as
+    source (``ast.unparse``), so comments, blank lines, docstrings and layout may change, code may not,
+    and the hash is the same under every Python version (``ast.dump`` is not: 3.12 added fields)."""
+    source = Path(path).read_text(encoding="utf-8")
+    tree = _without_docstrings(source)
+    text = source if tree is None else ast.unparse(tree)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _dump_code_hash(path: Path) -> str:
+    """The code hash results recorded before ``code_hash`` was made version-independent (the tree's
+    ``ast.dump`` on the interpreter running now): such a result is still recognised here."""
+    source = Path(path).read_text(encoding="utf-8")
+    tree = _without_docstrings(source)
+    text = source if tree is None else ast.dump(tree, include_attributes=False)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def same_code(recorded: dict, now: dict) -> bool:
+    """Whether a plugin file recorded in a fingerprint holds the same code as it does now: the same
+    bytes (sha256; on any machine), the same code hash, or the older dump-based hash of the same code."""
+    if recorded.get("sha256") and recorded.get("sha256") == now.get("sha256"):
+        return True
+    if recorded.get("code_hash") == now.get("code_hash"):
+        return True
+    path = Path(now.get("path", ""))
+    return path.is_file() and recorded.get("code_hash") == _dump_code_hash(path)
 
 
 def plugin_files(method: str, dataset: str) -> dict:
@@ -61,7 +91,7 @@ def differences(old: dict | None, new: dict, splits: tuple[str, ...]) -> list[st
     out = []
     for role, now in new.get("plugins", {}).items():
         then = (old.get("plugins") or {}).get(role)
-        if then and then.get("code_hash") != now["code_hash"]:
+        if then and not same_code(then, now):
             out.append(f"the {role} plugin {now['path']} changed since (code {then['code_hash'][:8]} -> "
                        f"{now['code_hash'][:8]})")
     for split in splits:

@@ -2,12 +2,15 @@
 runner's reuse checks): an edited plugin method, or other data under --data-root, is refused in one
 line that says what changed and what to do; an edited comment is not a change."""
 
+import ast
+import json
 from pathlib import Path
 
 import pytest
 
 from surf_bench import registry
-from surf_bench.engine.fingerprint import code_hash, differences
+from surf_bench.engine import fingerprint as fingerprint_module
+from surf_bench.engine.fingerprint import code_hash, differences, plugin_files
 from surf_bench.engine.runner import CellRequest, run_cell
 from surf_bench.errors import UsageError
 
@@ -124,3 +127,46 @@ def test_differences_name_what_changed_and_ignore_unrecorded_results():
     lines = differences(old, new, ("train", "test"))
     assert len(lines) == 2 and "method plugin m.py" in lines[0] and "train split's data" in lines[1]
     assert differences(None, new, ("train",)) == [] and differences(old, old, ("train", "test")) == []
+
+
+def test_code_hash_is_the_same_under_every_python(tmp_path, monkeypatch):
+    """The hash reads the tree back as source (ast.unparse), never ast.dump, whose output changes with the
+    Python version (3.12 added fields): a cell trained on another machine's Python is the same code."""
+    path = tmp_path / "m.py"
+    path.write_text('"""doc"""\nX = 1\n\n\ndef f(a, *, b=2):\n    """f"""\n    return [a + b for _ in range(X)]\n')
+    before = code_hash(path)
+
+    def refuse(*_, **__):
+        raise AssertionError("code_hash must not depend on ast.dump")
+
+    monkeypatch.setattr(ast, "dump", refuse)
+    assert code_hash(path) == before
+
+
+def test_a_result_from_another_python_is_reused_when_the_plugin_bytes_are_the_same(plugins, tmp_path):
+    """A cell trained elsewhere records its own interpreter's code hash; the same file bytes (sha256) are
+    the same code, and a result recorded with the older dump-based hash is recognised too."""
+    out, root = tmp_path / "out", data_root(tmp_path, 20)
+    first = run(out, root)
+    metrics_path = next(out.rglob("metrics.json"))
+    record = json.loads(metrics_path.read_text())
+    method_entry = record["provenance"]["fingerprint"]["plugins"]["method"]
+    method_entry["code_hash"] = "0123456789abcdef"  # as another Python version would have hashed it
+    metrics_path.write_text(json.dumps(record))
+    assert run(out, root)["metrics"] == first["metrics"]
+
+    path = Path(method_entry["path"])
+    method_entry["sha256"] = "0" * 64  # other bytes (a comment edited) ...
+    method_entry["code_hash"] = fingerprint_module._dump_code_hash(path)  # ... recorded by the older hash
+    metrics_path.write_text(json.dumps(record))
+    assert run(out, root)["metrics"] == first["metrics"]
+
+    method_entry["code_hash"] = "0123456789abcdef"  # other bytes and another code: refused
+    metrics_path.write_text(json.dumps(record))
+    with pytest.raises(UsageError, match="method plugin .*shrink.py changed since"):
+        run(out, root)
+
+
+def test_plugin_files_record_bytes_and_code(plugins):
+    entry = plugin_files("shrink", "rootsized")["method"]
+    assert entry["sha256"] and len(entry["code_hash"]) == 16 and entry["path"].endswith("shrink.py")
