@@ -53,3 +53,25 @@ def test_a_flow_model_is_scored_at_another_nfe_without_training_again(tmp_path):
     code, err = cli_main([*run, "--set", "flow.nfe=3", "--rescore"])  # model.pt scored again, not retrained
     assert code == 0, err
     assert json.loads((cell / "metrics.json").read_text())["nfe"] == 3 and (cell / "model.pt").read_bytes() == model
+
+
+def test_a_flow_setting_names_a_new_variant_for_flow_methods_only(tmp_path):
+    """Without --variant, a setting the method does not read (a flow setting on pit) names no new `v-`
+    folder: the cell is reused; on floss the same setting is a new variant."""
+    data = make_mnist_root(tmp_path / "mnist")
+    out = tmp_path / "results"
+
+    def run(method, *extra):
+        return cli_main(["run", "-m", method, "-d", "mnist2", "--data-root", str(data), "--out", str(out), *TINY,
+                         *extra])
+
+    for method in ("pit", "floss"):
+        code, err = run(method)
+        assert code == 0, err
+        code, err = run(method, "--set", "flow.t0_prob=0.5")
+        assert code == 0, err
+    assert len(list((out / "mnist2" / "pit" / "smoke").iterdir())) == 1  # TINY's own variant, reused
+    assert len(list((out / "mnist2" / "floss" / "smoke").iterdir())) == 2
+    code, err = run("pit", "--set", "net.channels=6")  # a setting pit reads: its own variant
+    assert code == 0, err
+    assert len(list((out / "mnist2" / "pit" / "smoke").iterdir())) == 2
