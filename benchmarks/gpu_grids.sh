@@ -5,10 +5,12 @@
 # stops them at a checkpoint at the deadline, and packs the results folder (scores, models,
 # checkpoints, the launch logs; parts of 15 MiB) into $OUT.
 #   bash benchmarks/gpu_grids.sh RESULTS SECONDS PARALLEL GRID...      (RESULTS: the results root, carried)
+# tests/test_gpu_grids.py runs it on a CPU with a smoke grid, so it is known to start.
 set -u
 results=$1 seconds=$2 parallel=$3; shift 3
-out=${OUT:-/tmp/gpu_out}; mkdir -p "$out"
-[ -d .whl ] && { python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1; }
+out=${OUT:-/tmp/gpu_out}; mkdir -p "$out" "$results"
+wheels=${WHEELS:-.whl}  # the carried wheels; a folder that is not there installs nothing (the CPU dry run)
+[ -d "$wheels" ] && { python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site "$wheels"/*.whl || exit 1; }
 export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1
 sb() { python3 -m surf_bench "$@"; }
 python3 -c "import torch; print('torch', torch.__version__, torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'no GPU')"
