@@ -228,8 +228,11 @@ def caption(rows: pd.DataFrame, table: str, split: str) -> str:
         mixtures = sub["train_mixtures"].dropna()
         paper = PAPER_DATASET.get(dataset, dataset)
         label = dataset if paper == dataset else f"{dataset} (stands for the paper's {paper})"
+        most = int(sub["seeds"].max())
+        fewer = sub[sub["seeds"] < most].groupby("method", sort=False)["seeds"].min()
         parts.append(f"{label}: {int(mixtures.max()) if len(mixtures) else '?'} training mixtures, "
-                     f"{int(sub['seeds'].max())} seed(s)")
+                     f"{most} seed(s)" + (" (fewer for " + ", ".join(f"{m}: {int(n)}" for m, n in fewer.items())
+                                           + ")" if len(fewer) else ""))
     codes = sorted({c for value in rows.get("train_code", pd.Series(dtype=str)).dropna() for c in str(value).split(",")
                     if c})
     mixed = (f". Its cells were trained by {len(codes)} code versions ({', '.join(codes)}): see each cell's "

@@ -191,3 +191,11 @@ def test_methods_that_learn_nothing_are_their_own_group(root):
     assert psnr.set_index("method").loc["nmf", "group"] == "classical"
     assert list(psnr["method"])[-2:] == ["nmf", "mixture"]
     assert "*classical*" in table.to_markdown(rows, "main", "test")
+
+
+def test_the_caption_names_the_methods_with_fewer_seeds(root):
+    """A mean over one seed beside means over two is said, not hidden under the table's "2 seed(s)"."""
+    assert "fewer for" not in table.to_markdown(table.leaderboard(collect(root), "main"), "main", "test")
+    shutil.rmtree(root / "mnist2-mini" / "surf_rm" / "quick" / "default" / "seed1")
+    text = table.to_markdown(table.leaderboard(collect(root), "main"), "main", "test")
+    assert "2 seed(s) (fewer for surf_rm: 1)" in text
