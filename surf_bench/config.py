@@ -145,8 +145,8 @@ IMAGE_PRESETS: dict[str, dict] = {
 }
 # The audio separator: the TasNet-style backbone with learned slot positions, and the flow losses in x1
 # units (it predicts x1) per item in units of the mixture's power, chosen on speech2-mini's validation
-# split over the slot U-Net with its slot code (docs/results.md, "Audio that separates";
-# benchmarks/results/audio_backbone_speech2-mini_valid.md).
+# split over the slot U-Net with its slot code, and checked on fuss4-mini's for pit and MixIT (docs/results.md,
+# "Audio that separates"; benchmarks/results/audio_backbone_speech2-mini_valid.md, ab_fuss4_mini_backbone.yaml).
 AUDIO_NET = {"net.arch": "tasnet", "net.slot_positions": True, "net.slot_code": 0, "net.hop": 64, "flow.loss": "x1",
              "flow.level_norm": True}
 AUDIO_PRESETS: dict[str, dict] = {
