@@ -1,6 +1,7 @@
 """benchmarks/gpu_grids.sh, the prepared command of a lent GPU (docs/gpu.md, "Grids on a lent GPU"), runs
 on a CPU with a smoke grid: it builds the data, runs the grid through `surf-bench launch` (the remixer
-after its MixIT cell) and packs the results into $OUT."""
+after its MixIT cell) and packs the results into $OUT; a grid that fails (here: an unknown method) is
+reported and makes it exit 1, after the others finished and were packed."""
 
 import os
 import subprocess
@@ -18,9 +19,11 @@ set: {train.threads: 1}
 """
 
 
-def test_gpu_grids_runs_a_grid_and_packs_its_cells(tmp_path):
+def test_gpu_grids_runs_grids_reports_a_failed_one_and_packs_the_cells(tmp_path):
     grid = tmp_path / "grid.yaml"
     grid.write_text(GRID)
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(GRID.replace("[mixit, remixit]", "[no_such_method]"))
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     python3 = bin_dir / "python3"  # the script calls python3, as the GPU machine has it: this interpreter
@@ -30,10 +33,12 @@ def test_gpu_grids_runs_a_grid_and_packs_its_cells(tmp_path):
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "OUT": str(out),
            "WHEELS": str(tmp_path / "no-wheels"), "SURF_BENCH_DATA": str(tmp_path / "data")}
     results = tmp_path / "results"
-    done = subprocess.run(["bash", str(REPO / "benchmarks" / "gpu_grids.sh"), str(results), "300", "2", str(grid)],
+    done = subprocess.run(["bash", str(REPO / "benchmarks" / "gpu_grids.sh"), str(results), "300", "2", str(grid),
+                           str(broken)],
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stdout + done.stderr
-    launch_log = (results / "launch_grid.log").read_text()
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "broken.log: failed" in done.stdout and "grid.log: finished" in done.stdout, done.stdout
+    launch_log = (results / "launch_0_grid.log").read_text()
     assert "all 2 cells finished" in launch_log, launch_log
     parts = sorted(out.glob("results.tgz.part*"))
     assert parts and all(p.stat().st_size <= 15 * 2 ** 20 for p in parts)

@@ -3,8 +3,8 @@
 
 A cell's fingerprint holds, for its method's and its dataset's plugin files, the path, the sha256
 of the bytes and a hash of the code (``code_hash``: the syntax tree without comments and
-docstrings, read back as source, so an edited comment is not a changed method and the hash is the
-same under every Python version), and the manifest hash of every split it read (``train`` for
+docstrings, written out field by field, so an edited comment is not a changed method and the hash
+is the same under every Python version), and the manifest hash of every split it read (``train`` for
 training, the scored split for a score). A plugin is unchanged when its bytes or its code are
 (``same_code``). ``differences(old, new)`` names what changed; the runner refuses to reuse a
 score or a model whose fingerprint differs from the current one, in one line that says what
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import json
 from pathlib import Path
 
 from .. import registry
@@ -38,34 +39,54 @@ def _without_docstrings(source: str) -> ast.AST | None:
     return tree
 
 
+def _canonical(node):
+    """A tree as nested lists that read the same under every Python version: a node is its type name
+    and its non-empty fields (3.12 added ``type_params``, empty in code that has none), and the empty
+    string pieces 3.12 puts inside f-string format specs are dropped."""
+    if isinstance(node, ast.AST):
+        fields = []
+        for name, value in ast.iter_fields(node):
+            if isinstance(node, ast.JoinedStr) and name == "values":
+                value = [v for v in value if not (isinstance(v, ast.Constant) and v.value == "")]
+            if value is None or value == []:
+                continue
+            fields.append([name, _canonical(value)])
+        return [type(node).__name__, fields]
+    if isinstance(node, list):
+        return [_canonical(item) for item in node]
+    return repr(node)
+
+
 def code_hash(path: Path) -> str:
-    """sha256 (16 hex) of a Python file's code: its syntax tree without docstrings written back as
-    source (``ast.unparse``), so comments, blank lines, docstrings and layout may change, code may not,
-    and the hash is the same under every Python version (``ast.dump`` is not: 3.12 added fields)."""
+    """sha256 (16 hex) of a Python file's code: its syntax tree without docstrings, written out field by
+    field (``_canonical``), so comments, blank lines, docstrings and layout may change, code may not,
+    and the hash is the same under every Python version (``ast.dump`` and ``ast.unparse`` are not)."""
     source = Path(path).read_text(encoding="utf-8")
     tree = _without_docstrings(source)
-    text = source if tree is None else ast.unparse(tree)
+    text = source if tree is None else json.dumps(_canonical(tree))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _dump_code_hash(path: Path) -> str:
-    """The code hash results recorded before ``code_hash`` was made version-independent (the tree's
-    ``ast.dump`` on the interpreter running now): such a result is still recognised here."""
+def _earlier_code_hashes(path: Path) -> set[str]:
+    """The code hashes results recorded before ``code_hash`` was version-independent (the tree's
+    ``ast.dump``, then ``ast.unparse``, on the interpreter running now): such results are still recognised."""
     source = Path(path).read_text(encoding="utf-8")
     tree = _without_docstrings(source)
-    text = source if tree is None else ast.dump(tree, include_attributes=False)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    if tree is None:
+        return set()
+    texts = (ast.dump(tree, include_attributes=False), ast.unparse(tree))
+    return {hashlib.sha256(text.encode()).hexdigest()[:16] for text in texts}
 
 
 def same_code(recorded: dict, now: dict) -> bool:
     """Whether a plugin file recorded in a fingerprint holds the same code as it does now: the same
-    bytes (sha256; on any machine), the same code hash, or the older dump-based hash of the same code."""
+    bytes (sha256; on any machine), the same code hash, or an earlier form of the hash of the same code."""
     if recorded.get("sha256") and recorded.get("sha256") == now.get("sha256"):
         return True
     if recorded.get("code_hash") == now.get("code_hash"):
         return True
     path = Path(now.get("path", ""))
-    return path.is_file() and recorded.get("code_hash") == _dump_code_hash(path)
+    return path.is_file() and recorded.get("code_hash") in _earlier_code_hashes(path)
 
 
 def plugin_files(method: str, dataset: str) -> dict:

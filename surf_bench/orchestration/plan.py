@@ -126,7 +126,9 @@ def expand(params: dict) -> list[PlannedCell]:
         key = (dataset, method, preset, resolved.cell.variant, seed)
         if key in seen:
             known = cells[seen[key]]
-            if known.overrides != overrides:
+            kind = resolved.method_cls.kind
+            if ({k: v for k, v in known.overrides.items() if reads_setting(kind, k)}
+                    != {k: v for k, v in overrides.items() if reads_setting(kind, k)}):
                 raise UsageError(f"params: variant '{resolved.cell.variant}' of {method} on {dataset} is given "
                                  "twice with different settings")
             return seen[key]

@@ -128,3 +128,16 @@ def test_a_flow_setting_of_the_grid_does_not_split_the_init_cell():
     # a setting MixIT reads still gives the remixers their own init cell
     grid["set"] = {"net.channels": 6, "train.lr": 0.01}
     assert sum(c.method == "mixit" for c in expand(grid)) == 2
+
+
+def test_a_flow_setting_on_every_unnamed_cell_plans_one_mixit():
+    """Without named variants, a flow setting for every method leaves MixIT's cell `default` (it reads no
+    flow setting, so no `v-` name), which is also the remixers' init cell: one cell, not a clash."""
+    grid = {"preset": "smoke", "datasets": ["gmm2"], "methods": ["mixit", "remixit", "floss"], "seeds": [0],
+            "set": {"flow.t0_prob": 0.5}}
+    cells = expand(grid)
+    (mixit,) = [c for c in cells if c.method == "mixit"]
+    assert mixit.variant == "default"
+    remixit, floss = (next(c for c in cells if c.method == m) for m in ("remixit", "floss"))
+    assert remixit.variant == "default" and remixit.depends_on == mixit.index
+    assert floss.variant.startswith("v-")  # floss reads it
