@@ -34,6 +34,11 @@ def reads_setting(kind: str, key: str) -> bool:
     return kind == "flow" or not key.startswith("flow.") or key in NOISE_END_KEYS
 
 
+def settings_read(kind: str, settings: dict) -> dict:
+    """The entries of a flat ``{key: value}`` settings dict that a method of ``kind`` reads (reads_setting)."""
+    return {k: v for k, v in settings.items() if reads_setting(kind, k)}
+
+
 class Method:
     name: str = ""
     description: str = ""

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from ..config import RUNTIME_KEYS, flat_config
 from ..errors import UsageError
-from ..method import NOISE_END_KEYS
+from ..method import NOISE_END_KEYS, settings_read
 
 SPLITS = ("test", "valid")
 DEFAULT_VARIANT = "default"
@@ -104,16 +104,16 @@ def setting_differences(config: dict, reference: dict) -> dict:
     return {k: a[k] for k in shaping if a[k] != b.get(k)}
 
 
-def variant_name(config: dict, preset_config: dict, explicit: str | None = None, reads=None) -> str:
+def variant_name(config: dict, preset_config: dict, explicit: str | None = None, kind: str = "flow") -> str:
     """``explicit`` if given; else ``default`` or ``v-<hash of the settings that differ>``, counting
-    only the settings the method reads (``reads(key)``, method.reads_setting: a flow setting on a
-    regression method names no new variant, as it trains nothing new)."""
+    only the settings a method of ``kind`` reads (method.settings_read: a flow setting on a regression
+    method names no new variant, as it trains nothing new)."""
     if explicit:
         if not _VARIANT_NAME.match(explicit):
             raise UsageError(f"--variant {explicit!r}: use 1-64 letters, digits, '.', '_' or '-', starting "
                              "with a letter or digit")
         return explicit
-    differences = {k: v for k, v in setting_differences(config, preset_config).items() if reads is None or reads(k)}
+    differences = settings_read(kind, setting_differences(config, preset_config))
     if not differences:
         return DEFAULT_VARIANT
     blob = json.dumps(differences, sort_keys=True)

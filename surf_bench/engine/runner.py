@@ -134,8 +134,7 @@ def resolve_cell(request: CellRequest) -> Resolved:
         if not getattr(adapter, "supports_dynamic_mixing", False):
             raise UsageError(f"dataset '{request.dataset}' has fixed training mixtures only; drop "
                              "data.dynamic_mixing")
-    variant = variant_name(cfg.to_dict(), resolve({}).to_dict(), request.variant,
-                           reads=partial(reads_setting, method_cls.kind))
+    variant = variant_name(cfg.to_dict(), resolve({}).to_dict(), request.variant, method_cls.kind)
     cell = Cell(request.dataset, request.method, request.preset, variant, request.seed)
     check_layout(request.out, cell)
     root = Path(cfg.data.root) if cfg.data.root else adapter.default_root()

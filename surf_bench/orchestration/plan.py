@@ -26,7 +26,7 @@ from pathlib import Path
 from .. import registry
 from ..engine.cells import init_request
 from ..errors import UsageError
-from ..method import reads_setting
+from ..method import settings_read
 
 KEYS = ("preset", "datasets", "methods", "seeds", "set", "variants", "settings", "split", "out", "tables", "tune")
 
@@ -113,12 +113,9 @@ def expand(params: dict) -> list[PlannedCell]:
         """A named variant of the grid, planned before, that trains what the init cell trains: the
         same values of every setting the init method reads (method.reads_setting)."""
         kind = registry.get_method(init.method).kind
-
-        def read(overrides: dict) -> dict:
-            return {k: v for k, v in overrides.items() if reads_setting(kind, k)}
-
         return next((c for c in cells if c.named_variant and (c.dataset, c.method, c.seed) == (
-            init.dataset, init.method, init.seed) and read(c.overrides) == read(init.overrides)), None)
+            init.dataset, init.method, init.seed) and settings_read(kind, c.overrides) == settings_read(
+                kind, init.overrides)), None)
 
     def add(dataset: str, method: str, seed: int, overrides: dict, name: str | None) -> int:
         request = CellRequest(method, dataset, preset, seed, overrides, variant=name)
@@ -127,8 +124,7 @@ def expand(params: dict) -> list[PlannedCell]:
         if key in seen:
             known = cells[seen[key]]
             kind = resolved.method_cls.kind
-            if ({k: v for k, v in known.overrides.items() if reads_setting(kind, k)}
-                    != {k: v for k, v in overrides.items() if reads_setting(kind, k)}):
+            if settings_read(kind, known.overrides) != settings_read(kind, overrides):
                 raise UsageError(f"params: variant '{resolved.cell.variant}' of {method} on {dataset} is given "
                                  "twice with different settings")
             return seen[key]
